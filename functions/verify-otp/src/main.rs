@@ -1,0 +1,18 @@
+//! `verify-otp`: `POST /auth/verify-otp` behind API Gateway.
+
+use std::sync::Arc;
+
+use lambda_http::{Error, run, service_fn};
+use otp_shared::clock::SystemClock;
+use otp_shared::config::OtpConfig;
+use otp_shared::service::VerifyOtp;
+use otp_shared::{aws, http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
+    let dynamodb = aws::dynamodb_client().await;
+    let app = VerifyOtp::new(config, dynamodb, Arc::new(SystemClock));
+    run(service_fn(|req| async { Ok::<_, Error>(http::verify_otp(&app, req).await) })).await
+}

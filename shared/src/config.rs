@@ -1,0 +1,384 @@
+//! Configuration from the environment, read and checked once when a function starts.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::CodeLength;
+
+/// A setting that is missing or does not parse. The message names the variable and never
+/// repeats a secret value.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+/// A limit where `0` in the environment switches it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Off,
+    AtMost(u32),
+}
+
+impl Limit {
+    /// The bound as used in a `count < bound` condition; switched off means no count reaches it.
+    pub fn bound(self) -> u64 {
+        match self {
+            Limit::Off => u64::from(u32::MAX) + 1,
+            Limit::AtMost(n) => u64::from(n),
+        }
+    }
+}
+
+/// Settings both functions share.
+#[derive(Debug, Clone)]
+pub struct OtpConfig {
+    pub table_name: String,
+    pub secret: SecretString,
+    pub code_length: CodeLength,
+    pub expiry: Duration,
+    pub max_attempts: u32,
+    pub resend_cooldown: Duration,
+    pub max_sends_per_hour: Limit,
+    pub max_failures_per_hour: Limit,
+    pub message_template: String,
+}
+
+/// Settings for the Plivo client, needed by `send-otp` only.
+#[derive(Debug, Clone)]
+pub struct PlivoConfig {
+    pub auth_id: String,
+    pub auth_token: SecretString,
+    pub sender_id: String,
+    pub api_url: String,
+    pub log: PlivoLog,
+}
+
+/// Plivo's `log` field: what Plivo keeps of each message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlivoLog {
+    /// Plivo stores no content and masks the destination (the default here).
+    Off,
+    /// Plivo keeps number and content (Plivo's own default; for debugging).
+    On,
+    NumberOnly,
+    ContentOnly,
+}
+
+impl PlivoLog {
+    pub fn as_json(self) -> serde_json::Value {
+        match self {
+            PlivoLog::Off => serde_json::Value::Bool(false),
+            PlivoLog::On => serde_json::Value::Bool(true),
+            PlivoLog::NumberOnly => "number_only".into(),
+            PlivoLog::ContentOnly => "content_only".into(),
+        }
+    }
+}
+
+pub const DEFAULT_MESSAGE_TEMPLATE: &str =
+    "Your verification code is {code}. It expires in {minutes} minutes.";
+pub const DEFAULT_PLIVO_API_URL: &str = "https://api.plivo.com";
+const MIN_SECRET_BYTES: usize = 32;
+/// Plivo's limit for one message body, in GSM characters.
+const MAX_MESSAGE_CHARS: usize = 1600;
+
+/// Reads variables through `lookup`, so tests need not touch the process environment.
+struct Env<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn optional(&self, var: &'static str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.optional(var)
+            .ok_or_else(|| problem(var, "is required but not set"))
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        default: T,
+        allowed: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: PartialOrd + std::fmt::Display + Copy,
+    {
+        let value = match self.optional(var) {
+            None => default,
+            Some(raw) => raw
+                .trim()
+                .parse::<T>()
+                .map_err(|_| problem(var, format!("must be a whole number, got {raw:?}")))?,
+        };
+        if allowed.contains(&value) {
+            Ok(value)
+        } else {
+            Err(problem(
+                var,
+                format!(
+                    "must be between {} and {}, got {value}",
+                    allowed.start(),
+                    allowed.end()
+                ),
+            ))
+        }
+    }
+
+    fn limit(&self, var: &'static str, default: u32) -> Result<Limit, ConfigError> {
+        Ok(match self.number(var, default, 0..=1_000_000)? {
+            0 => Limit::Off,
+            n => Limit::AtMost(n),
+        })
+    }
+}
+
+impl OtpConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let table_name = env.required("OTP_TABLE_NAME")?;
+        let secret = SecretString::from(env.required("OTP_SECRET")?);
+        if secret.expose_secret().len() < MIN_SECRET_BYTES {
+            return Err(problem(
+                "OTP_SECRET",
+                format!("must be at least {MIN_SECRET_BYTES} bytes long"),
+            ));
+        }
+        let digits = env.number("OTP_DIGITS", 6u8, CodeLength::MIN..=CodeLength::MAX)?;
+        let code_length = CodeLength::new(digits).expect("range checked above");
+        let expiry = env.number("OTP_EXPIRY_SECONDS", 300u64, 60..=900)?;
+        let max_attempts = env.number("OTP_MAX_ATTEMPTS", 5u32, 1..=100)?;
+        let resend_cooldown = env.number("OTP_RESEND_COOLDOWN_SECONDS", 30u64, 0..=3600)?;
+        let max_sends_per_hour = env.limit("OTP_MAX_SENDS_PER_HOUR", 5)?;
+        let max_failures_per_hour = env.limit("OTP_MAX_FAILURES_PER_HOUR", 10)?;
+        let message_template = env
+            .optional("OTP_MESSAGE_TEMPLATE")
+            .unwrap_or_else(|| DEFAULT_MESSAGE_TEMPLATE.to_owned());
+        if !message_template.contains("{code}") {
+            return Err(problem("OTP_MESSAGE_TEMPLATE", "must contain {code}"));
+        }
+        if message_template.chars().count() > MAX_MESSAGE_CHARS - 100 {
+            return Err(problem(
+                "OTP_MESSAGE_TEMPLATE",
+                format!("must be at most {} characters", MAX_MESSAGE_CHARS - 100),
+            ));
+        }
+        Ok(Self {
+            table_name,
+            secret,
+            code_length,
+            expiry: Duration::from_secs(expiry),
+            max_attempts,
+            resend_cooldown: Duration::from_secs(resend_cooldown),
+            max_sends_per_hour,
+            max_failures_per_hour,
+            message_template,
+        })
+    }
+
+    /// The SMS text for `code`: `{code}` and `{minutes}` filled in.
+    pub fn render_message(&self, code: &str) -> String {
+        let minutes = self.expiry.as_secs().div_ceil(60);
+        self.message_template
+            .replace("{minutes}", &minutes.to_string())
+            .replace("{code}", code)
+    }
+}
+
+impl PlivoConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let auth_id = env.required("PLIVO_AUTH_ID")?;
+        if !auth_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(problem("PLIVO_AUTH_ID", "must be letters and digits only"));
+        }
+        let auth_token = SecretString::from(env.required("PLIVO_AUTH_TOKEN")?);
+        let sender_id = env.required("PLIVO_SENDER_ID")?;
+        let api_url = env
+            .optional("PLIVO_API_URL")
+            .unwrap_or_else(|| DEFAULT_PLIVO_API_URL.to_owned());
+        let api_url = api_url.trim().trim_end_matches('/').to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(problem("PLIVO_API_URL", "must be an http(s) URL"));
+        }
+        let log = match env.optional("PLIVO_LOG").as_deref().map(str::trim) {
+            None | Some("false") => PlivoLog::Off,
+            Some("true") => PlivoLog::On,
+            Some("number_only") => PlivoLog::NumberOnly,
+            Some("content_only") => PlivoLog::ContentOnly,
+            Some(_) => {
+                return Err(problem(
+                    "PLIVO_LOG",
+                    "must be one of false, true, number_only, content_only",
+                ));
+            }
+        };
+        Ok(Self {
+            auth_id,
+            auth_token,
+            sender_id,
+            api_url,
+            log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn otp(pairs: &[(&str, &str)]) -> Result<OtpConfig, ConfigError> {
+        let mut all = vec![("OTP_TABLE_NAME", "otp"), ("OTP_SECRET", SECRET)];
+        all.extend_from_slice(pairs);
+        OtpConfig::from_lookup(lookup(&all))
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_required_settings_are_given() {
+        let cfg = otp(&[]).unwrap();
+        assert_eq!(cfg.table_name, "otp");
+        assert_eq!(cfg.code_length.get(), 6);
+        assert_eq!(cfg.expiry, Duration::from_secs(300));
+        assert_eq!(cfg.max_attempts, 5);
+        assert_eq!(cfg.resend_cooldown, Duration::from_secs(30));
+        assert_eq!(cfg.max_sends_per_hour, Limit::AtMost(5));
+        assert_eq!(cfg.max_failures_per_hour, Limit::AtMost(10));
+        assert_eq!(cfg.message_template, DEFAULT_MESSAGE_TEMPLATE);
+    }
+
+    #[test]
+    fn missing_required_settings_name_the_variable() {
+        let err = OtpConfig::from_lookup(lookup(&[("OTP_SECRET", SECRET)])).unwrap_err();
+        assert_eq!(err.var, "OTP_TABLE_NAME");
+        let err = OtpConfig::from_lookup(lookup(&[("OTP_TABLE_NAME", "t")])).unwrap_err();
+        assert_eq!(err.var, "OTP_SECRET");
+        let err = otp(&[("OTP_TABLE_NAME", "  ")]).unwrap_err();
+        assert_eq!(err.var, "OTP_TABLE_NAME");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_without_echoing_it() {
+        let err = otp(&[("OTP_SECRET", "too-short-secret")]).unwrap_err();
+        assert_eq!(err.var, "OTP_SECRET");
+        assert!(!err.to_string().contains("too-short-secret"));
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_refused() {
+        for (var, value) in [
+            ("OTP_DIGITS", "5"),
+            ("OTP_DIGITS", "11"),
+            ("OTP_DIGITS", "six"),
+            ("OTP_EXPIRY_SECONDS", "59"),
+            ("OTP_EXPIRY_SECONDS", "901"),
+            ("OTP_MAX_ATTEMPTS", "0"),
+            ("OTP_MAX_ATTEMPTS", "-1"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "3601"),
+            ("OTP_MAX_SENDS_PER_HOUR", "1.5"),
+        ] {
+            let err = otp(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn numbers_inside_their_range_are_taken() {
+        let cfg = otp(&[
+            ("OTP_DIGITS", "8"),
+            ("OTP_EXPIRY_SECONDS", "600"),
+            ("OTP_MAX_ATTEMPTS", "3"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
+            ("OTP_MAX_SENDS_PER_HOUR", "0"),
+            ("OTP_MAX_FAILURES_PER_HOUR", " 20 "),
+        ])
+        .unwrap();
+        assert_eq!(cfg.code_length.get(), 8);
+        assert_eq!(cfg.expiry.as_secs(), 600);
+        assert_eq!(cfg.max_attempts, 3);
+        assert_eq!(cfg.resend_cooldown, Duration::ZERO);
+        assert_eq!(cfg.max_sends_per_hour, Limit::Off);
+        assert_eq!(cfg.max_failures_per_hour, Limit::AtMost(20));
+    }
+
+    #[test]
+    fn message_template_must_contain_the_code_placeholder() {
+        let err = otp(&[("OTP_MESSAGE_TEMPLATE", "Your code expires soon")]).unwrap_err();
+        assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE");
+    }
+
+    #[test]
+    fn message_renders_code_and_minutes() {
+        let cfg = otp(&[("OTP_EXPIRY_SECONDS", "600")]).unwrap();
+        assert_eq!(
+            cfg.render_message("042137"),
+            "Your verification code is 042137. It expires in 10 minutes."
+        );
+        let cfg = otp(&[(
+            "OTP_MESSAGE_TEMPLATE",
+            "{code} is your Example code.\n\n@example.com #{code}",
+        )])
+        .unwrap();
+        assert_eq!(
+            cfg.render_message("123456"),
+            "123456 is your Example code.\n\n@example.com #123456"
+        );
+    }
+
+    #[test]
+    fn plivo_settings_are_required_and_checked() {
+        let base = [
+            ("PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX"),
+            ("PLIVO_AUTH_TOKEN", "token"),
+            ("PLIVO_SENDER_ID", "+14155550100"),
+        ];
+        let cfg = PlivoConfig::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(cfg.api_url, DEFAULT_PLIVO_API_URL);
+        assert_eq!(cfg.log, PlivoLog::Off);
+        for missing in ["PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_SENDER_ID"] {
+            let pairs: Vec<_> = base.iter().copied().filter(|(k, _)| *k != missing).collect();
+            assert_eq!(
+                PlivoConfig::from_lookup(lookup(&pairs)).unwrap_err().var,
+                missing
+            );
+        }
+        let mut with_url = base.to_vec();
+        with_url.push(("PLIVO_API_URL", "http://127.0.0.1:9999/"));
+        with_url.push(("PLIVO_LOG", "number_only"));
+        let cfg = PlivoConfig::from_lookup(lookup(&with_url)).unwrap();
+        assert_eq!(cfg.api_url, "http://127.0.0.1:9999");
+        assert_eq!(cfg.log, PlivoLog::NumberOnly);
+        let mut bad = base.to_vec();
+        bad.push(("PLIVO_LOG", "yes"));
+        assert_eq!(PlivoConfig::from_lookup(lookup(&bad)).unwrap_err().var, "PLIVO_LOG");
+    }
+}

@@ -1,0 +1,208 @@
+//! Sending the code by SMS through Plivo's Message API.
+
+use std::time::Duration;
+
+use rand::RngExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::config::{PlivoConfig, PlivoLog};
+use crate::domain::PhoneNumber;
+
+/// How hard the client tries before giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    /// Time allowed for all attempts and the waits between them.
+    pub total_budget: Duration,
+    /// Time allowed for one request, connection included.
+    pub attempt_timeout: Duration,
+    /// Upper bound of the first wait; each later wait bound doubles (full jitter).
+    pub base_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            total_budget: Duration::from_secs(5),
+            attempt_timeout: Duration::from_millis(2_000),
+            base_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why the SMS did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    /// Plivo answered with a status that retrying will not change (400, 401, 404, ...).
+    #[error("plivo refused the message with status {status}: {error}")]
+    Refused {
+        status: u16,
+        api_id: Option<String>,
+        error: String,
+    },
+    /// Plivo stayed unreachable, throttled or failing for every attempt in the budget.
+    #[error("plivo unavailable after {attempts} attempt(s): {last}")]
+    Unavailable { attempts: u32, last: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct PlivoErrorBody {
+    api_id: Option<String>,
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PlivoQueued {
+    message_uuid: Option<Vec<String>>,
+}
+
+/// One Plivo client per execution environment: it keeps its connection pool warm.
+pub struct PlivoSmsSender {
+    http: reqwest::Client,
+    message_url: String,
+    auth_id: String,
+    auth_token: SecretString,
+    sender_id: String,
+    log: PlivoLog,
+    retry: RetryPolicy,
+}
+
+enum Attempt {
+    Sent(Option<String>),
+    Retry(String),
+    Fatal(SmsError),
+}
+
+impl PlivoSmsSender {
+    pub fn new(config: &PlivoConfig, retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(retry.attempt_timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("otp-lambda/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            message_url: format!("{}/v1/Account/{}/Message/", config.api_url, config.auth_id),
+            auth_id: config.auth_id.clone(),
+            auth_token: config.auth_token.clone(),
+            sender_id: config.sender_id.clone(),
+            log: config.log,
+            retry,
+        })
+    }
+
+    /// Sends `text` to `to`, retrying throttling, server errors and network failures with
+    /// jittered exponential backoff inside the retry budget. Other 4xx are not retried.
+    #[tracing::instrument(name = "plivo_send", skip_all, fields(to = %to))]
+    pub async fn send(&self, to: &PhoneNumber, text: &SecretString) -> Result<(), SmsError> {
+        let deadline = Instant::now() + self.retry.total_budget;
+        let body = serde_json::json!({
+            "src": self.sender_id,
+            "dst": to.e164(),
+            "text": text.expose_secret(),
+            "log": self.log.as_json(),
+        });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = self.retry.attempt_timeout.min(remaining);
+            let last = match self.attempt(&body, timeout, to).await {
+                Attempt::Sent(uuid) => {
+                    tracing::info!(attempt, message_uuid = uuid.as_deref(), "sms queued");
+                    return Ok(());
+                }
+                Attempt::Fatal(err) => return Err(err),
+                Attempt::Retry(reason) => reason,
+            };
+            tracing::warn!(attempt, reason = %last, "plivo attempt failed");
+            let cap = self.retry.base_backoff * 2u32.saturating_pow(attempt - 1);
+            let wait = rand::rng().random_range(Duration::ZERO..=cap);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            // Stop when no attempts are left, or when waiting would leave too little time
+            // for the next one to finish.
+            if attempt >= self.retry.max_attempts || remaining <= wait + self.retry.base_backoff {
+                return Err(SmsError::Unavailable {
+                    attempts: attempt,
+                    last,
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, body: &serde_json::Value, timeout: Duration, to: &PhoneNumber) -> Attempt {
+        let sent = self
+            .http
+            .post(&self.message_url)
+            .basic_auth(&self.auth_id, Some(self.auth_token.expose_secret()))
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return Attempt::Retry("request timed out".into()),
+            Err(e) if e.is_connect() => return Attempt::Retry("connection failed".into()),
+            Err(e) => return Attempt::Retry(format!("request failed: {}", e.without_url())),
+        };
+        let status = response.status();
+        // Reading the body is bounded by the same per-request timeout.
+        let bytes = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            let uuid = serde_json::from_slice::<PlivoQueued>(&bytes)
+                .ok()
+                .and_then(|q| q.message_uuid)
+                .and_then(|mut ids| ids.pop());
+            return Attempt::Sent(uuid);
+        }
+        let parsed = serde_json::from_slice::<PlivoErrorBody>(&bytes).ok();
+        let api_id = parsed.as_ref().and_then(|b| b.api_id.clone());
+        let error = parsed
+            .and_then(|b| b.error)
+            .map(|e| match e {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| "no error text".to_owned());
+        let error = redact(&error, to);
+        if status.as_u16() == 429 || status.is_server_error() {
+            Attempt::Retry(format!(
+                "status {} (api_id {}): {error}",
+                status.as_u16(),
+                api_id.as_deref().unwrap_or("-")
+            ))
+        } else {
+            Attempt::Fatal(SmsError::Refused {
+                status: status.as_u16(),
+                api_id,
+                error,
+            })
+        }
+    }
+}
+
+/// Plivo's error text may quote the destination: mask it before it reaches a log.
+fn redact(text: &str, to: &PhoneNumber) -> String {
+    let full = to.e164();
+    let digits = full.trim_start_matches('+');
+    let masked = to.masked();
+    let text: String = text.chars().take(500).collect();
+    text.replace(full, &masked).replace(digits, &masked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_masks_the_destination_in_error_text() {
+        let to = PhoneNumber::parse("+14155552671").unwrap();
+        let out = redact("dst 14155552671 is invalid; +14155552671 too", &to);
+        assert!(!out.contains("4155552671"), "{out}");
+        assert!(out.contains("+1415*****71"));
+    }
+}
