@@ -221,14 +221,18 @@ impl DynamoDbOtpStore {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        let result = self
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, AttributeValue::S(key.as_str().to_owned()))
             .update_expression(update)
-            .condition_expression(condition)
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .condition_expression(condition);
+        // `ttl` is a reserved word; DynamoDB refuses names an expression does not use.
+        if update.contains("#ttl") {
+            request = request.expression_attribute_names("#ttl", TTL_ATTRIBUTE);
+        }
+        let result = request
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)

@@ -1,0 +1,344 @@
+//! Test harness: a real DynamoDB-compatible server (dynalite, on a loopback port, one per test
+//! binary), tables created from `template.yaml`, and a local server that speaks Plivo's
+//! Message API and records what was sent.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use otp_shared::clock::ManualClock;
+use otp_shared::config::{OtpConfig, PlivoConfig};
+use otp_shared::service::{SendOtp, VerifyOtp};
+use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
+use wiremock::matchers::{basic_auth, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+pub const PLIVO_AUTH_ID: &str = "MATESTAUTHID00000000";
+pub const PLIVO_AUTH_TOKEN: &str = "plivo-test-token-not-a-real-one";
+pub const SENDER: &str = "+14155550100";
+pub const START: u64 = 1_800_000_000;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+struct Dynalite {
+    endpoint: String,
+    _child: Child,
+    // Held open: dynalite exits when its standard input closes, i.e. when this process ends.
+    _stdin: ChildStdin,
+}
+
+fn dynalite() -> &'static Dynalite {
+    static SERVER: OnceLock<Dynalite> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let root = repo_root();
+        assert!(
+            root.join("node_modules/dynalite").exists(),
+            "dynalite is not installed: run `npm ci` in {} (the README's test command does)",
+            root.display()
+        );
+        let mut child = Command::new("node")
+            .arg(root.join("scripts/dynalite.js"))
+            .current_dir(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node scripts/dynalite.js");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected dynalite output: {line:?}"));
+        let stdin = child.stdin.take().unwrap();
+        Dynalite {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: child,
+            _stdin: stdin,
+        }
+    })
+}
+
+pub fn dynamodb_client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .timeout_config(otp_shared::aws::dynamodb_timeouts())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A new client, as a new Lambda execution environment would have.
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    dynamodb_client_for(&dynalite().endpoint)
+}
+
+/// The `AWS::DynamoDB::Table` resource of `template.yaml`.
+pub fn template_table() -> serde_norway::Value {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let tables: Vec<_> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
+        .collect();
+    assert_eq!(tables.len(), 1, "template.yaml should declare one table");
+    tables[0]["Properties"].clone()
+}
+
+/// Creates a table with a unique name from `template.yaml`'s definition.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "otp-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let props = template_table();
+    let mut create = client.create_table().table_name(&name);
+    for def in props["AttributeDefinitions"].as_sequence().unwrap() {
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(def["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(
+                    def["AttributeType"].as_str().unwrap(),
+                ))
+                .build()
+                .unwrap(),
+        );
+    }
+    for key in props["KeySchema"].as_sequence().unwrap() {
+        create = create.key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key["AttributeName"].as_str().unwrap())
+                .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
+                .build()
+                .unwrap(),
+        );
+    }
+    create = create.billing_mode(BillingMode::from(
+        props["BillingMode"].as_str().unwrap_or("PAY_PER_REQUEST"),
+    ));
+    create.send().await.expect("create table");
+    name
+}
+
+/// A local server speaking Plivo's Message API.
+pub struct Plivo {
+    pub server: MockServer,
+}
+
+pub fn message_path() -> String {
+    format!("/v1/Account/{PLIVO_AUTH_ID}/Message/")
+}
+
+impl Plivo {
+    /// Accepts every correctly authenticated message with 202, as Plivo does.
+    pub async fn accepting() -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(message_path()))
+            .and(basic_auth(PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN))
+            .and(header("content-type", "application/json"))
+            .respond_with(ResponseTemplate::new(202).set_body_json(serde_json::json!({
+                "api_id": "db342550-7c87-11e9-86c7-0242ac110002",
+                "message": "message(s) queued",
+                "message_uuid": ["db3ce55a-7c87-11e9-86c7-0242ac110002"],
+            })))
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    /// Answers every message with `status` and Plivo's error body.
+    pub async fn failing(status: u16) -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(message_path()))
+            .respond_with(ResponseTemplate::new(status).set_body_json(serde_json::json!({
+                "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
+                "error": "simulated failure",
+            })))
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    pub fn config(&self) -> PlivoConfig {
+        plivo_config(&self.server.uri())
+    }
+
+    /// The JSON bodies of every message request received, oldest first.
+    pub async fn sent(&self) -> Vec<serde_json::Value> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == message_path())
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    /// The code in the newest SMS.
+    pub async fn last_code(&self) -> String {
+        let sent = self.sent().await;
+        let text = sent.last().expect("an sms was sent")["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        code_in(&text)
+    }
+}
+
+/// The first run of six or more digits in an SMS text.
+pub fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() >= 6)
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+        .to_owned()
+}
+
+pub fn plivo_config(api_url: &str) -> PlivoConfig {
+    PlivoConfig::from_lookup(|k| {
+        match k {
+            "PLIVO_AUTH_ID" => Some(PLIVO_AUTH_ID),
+            "PLIVO_AUTH_TOKEN" => Some(PLIVO_AUTH_TOKEN),
+            "PLIVO_SENDER_ID" => Some(SENDER),
+            "PLIVO_API_URL" => Some(api_url),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap()
+}
+
+/// Retries kept short so failure tests stay quick; same logic as production.
+pub fn quick_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        total_budget: std::time::Duration::from_millis(1500),
+        attempt_timeout: std::time::Duration::from_millis(400),
+        base_backoff: std::time::Duration::from_millis(20),
+    }
+}
+
+pub fn otp_config(table: &str, overrides: &[(&str, &str)]) -> OtpConfig {
+    let table = table.to_owned();
+    let overrides: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    OtpConfig::from_lookup(move |k| match k {
+        "OTP_TABLE_NAME" => Some(table.clone()),
+        "OTP_SECRET" => Some(SECRET.to_owned()),
+        _ => overrides
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone()),
+    })
+    .unwrap()
+}
+
+/// One deployment under test: a fresh table, a Plivo stand-in, a clock the test moves, and a
+/// way to start as many function instances (each with its own clients) as it likes.
+pub struct Stack {
+    pub table: String,
+    pub plivo: Plivo,
+    pub clock: Arc<ManualClock>,
+    overrides: Vec<(String, String)>,
+}
+
+impl Stack {
+    pub async fn new(overrides: &[(&str, &str)]) -> Self {
+        Self::with_plivo(Plivo::accepting().await, overrides).await
+    }
+
+    pub async fn with_plivo(plivo: Plivo, overrides: &[(&str, &str)]) -> Self {
+        let table = create_table(&dynamodb_client()).await;
+        Self {
+            table,
+            plivo,
+            clock: Arc::new(ManualClock::new(START)),
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn config(&self) -> OtpConfig {
+        let pairs: Vec<(&str, &str)> = self
+            .overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        otp_config(&self.table, &pairs)
+    }
+
+    /// A new `send-otp` instance.
+    pub fn sender(&self) -> SendOtp {
+        let sms = PlivoSmsSender::new(&self.plivo.config(), quick_retry()).unwrap();
+        SendOtp::new(self.config(), dynamodb_client(), sms, self.clock.clone())
+    }
+
+    /// A new `verify-otp` instance.
+    pub fn verifier(&self) -> VerifyOtp {
+        VerifyOtp::new(self.config(), dynamodb_client(), self.clock.clone())
+    }
+
+    /// Every item in the table, as DynamoDB holds it.
+    pub async fn items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        dynamodb_client()
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+}
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+pub struct LogBuffer(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
