@@ -5,11 +5,15 @@
 // in memory when absent). Exits when its standard input closes, so a parent that dies
 // never leaves a server behind.
 'use strict'
-const argv = require('minimist')(process.argv.slice(2))
 const dynalite = require('dynalite')
 
-const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: argv.path })
-server.listen(Number(argv.port || 0), '127.0.0.1', () => {
+function option(name) {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? process.argv[i + 1] : undefined
+}
+
+const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: option('path') })
+server.listen(Number(option('port') || 0), '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`)
 })
 process.stdin.on('end', () => process.exit(0))

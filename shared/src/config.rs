@@ -105,14 +105,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             .ok_or_else(|| problem(var, "is required but not set"))
     }
 
-    fn number<T: std::str::FromStr>(
+    fn number<T>(
         &self,
         var: &'static str,
         default: T,
         allowed: std::ops::RangeInclusive<T>,
     ) -> Result<T, ConfigError>
     where
-        T: PartialOrd + std::fmt::Display + Copy,
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
     {
         let value = match self.optional(var) {
             None => default,
@@ -365,7 +365,11 @@ mod tests {
         assert_eq!(cfg.api_url, DEFAULT_PLIVO_API_URL);
         assert_eq!(cfg.log, PlivoLog::Off);
         for missing in ["PLIVO_AUTH_ID", "PLIVO_AUTH_TOKEN", "PLIVO_SENDER_ID"] {
-            let pairs: Vec<_> = base.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let pairs: Vec<_> = base
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
             assert_eq!(
                 PlivoConfig::from_lookup(lookup(&pairs)).unwrap_err().var,
                 missing
@@ -379,6 +383,9 @@ mod tests {
         assert_eq!(cfg.log, PlivoLog::NumberOnly);
         let mut bad = base.to_vec();
         bad.push(("PLIVO_LOG", "yes"));
-        assert_eq!(PlivoConfig::from_lookup(lookup(&bad)).unwrap_err().var, "PLIVO_LOG");
+        assert_eq!(
+            PlivoConfig::from_lookup(lookup(&bad)).unwrap_err().var,
+            "PLIVO_LOG"
+        );
     }
 }

@@ -109,7 +109,9 @@ impl CodeLength {
     pub const MAX: u8 = 10;
 
     pub fn new(digits: u8) -> Option<Self> {
-        (Self::MIN..=Self::MAX).contains(&digits).then_some(Self(digits))
+        (Self::MIN..=Self::MAX)
+            .contains(&digits)
+            .then_some(Self(digits))
     }
 
     pub fn get(self) -> u8 {
@@ -214,7 +216,10 @@ mod tests {
             "+1 (415) 555-2671 ext. 9999999999999999999999",
         ];
         for case in cases {
-            assert!(PhoneNumber::parse(case).is_err(), "{case:?} should be refused");
+            assert!(
+                PhoneNumber::parse(case).is_err(),
+                "{case:?} should be refused"
+            );
         }
     }
 

@@ -76,9 +76,7 @@ impl OtpError {
         match self {
             OtpError::InvalidRequest(e) => e.message(),
             OtpError::InvalidOtp => "The code is invalid or has expired",
-            OtpError::TooManyAttempts { .. } => {
-                "Too many wrong codes; request a new code later"
-            }
+            OtpError::TooManyAttempts { .. } => "Too many wrong codes; request a new code later",
             OtpError::RateLimited { .. } => "Too many codes requested; try again later",
             OtpError::SmsFailed(_) => "The SMS could not be sent; try again later",
             OtpError::Unavailable(_) => "The service is temporarily unavailable; try again later",
@@ -120,7 +118,10 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -136,7 +137,12 @@ mod tests {
     #[test]
     fn each_error_maps_to_its_status_code_and_body() {
         let cases: Vec<(OtpError, u16, &str, &str)> = vec![
-            (InputError::new("bad").into(), 400, "Bad Request", "invalid_request"),
+            (
+                InputError::new("bad").into(),
+                400,
+                "Bad Request",
+                "invalid_request",
+            ),
             (OtpError::InvalidOtp, 401, "Unauthorized", "invalid_otp"),
             (
                 OtpError::TooManyAttempts { retry_after: 7 },
@@ -180,10 +186,7 @@ mod tests {
             assert_eq!(body["error"], reason);
             assert_eq!(body["code"], code);
             assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-            assert_eq!(
-                response.headers()[header::CONTENT_TYPE],
-                "application/json"
-            );
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         }
     }
 
@@ -193,7 +196,13 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "27");
         let response = OtpError::TooManyAttempts { retry_after: 0 }.to_response();
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-        assert!(OtpError::InvalidOtp.to_response().headers().get(header::RETRY_AFTER).is_none());
+        assert!(
+            OtpError::InvalidOtp
+                .to_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
     }
 
     #[test]

@@ -60,8 +60,9 @@ pub struct Hasher {
 impl Hasher {
     pub fn new(secret: &SecretString) -> Self {
         let derive = |label: &[u8]| {
-            let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
-                .expect("hmac accepts any key length");
+            let mut mac =
+                <HmacSha256 as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
+                    .expect("hmac accepts any key length");
             mac.update(label);
             SecretBox::new(Box::new(mac.finalize().into_bytes().into()))
         };
@@ -141,7 +142,10 @@ mod tests {
         let c = code("123456");
         assert!(h.code_hash(&k1, &c).ct_eq(&h.code_hash(&k1, &c)));
         assert!(!h.code_hash(&k1, &c).ct_eq(&h.code_hash(&k2, &c)));
-        assert!(!h.code_hash(&k1, &c).ct_eq(&h.code_hash(&k1, &code("123457"))));
+        assert!(
+            !h.code_hash(&k1, &c)
+                .ct_eq(&h.code_hash(&k1, &code("123457")))
+        );
     }
 
     #[test]

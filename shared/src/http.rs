@@ -147,8 +147,14 @@ mod tests {
         let cases = [
             (Body::Empty, "request body must be valid JSON"),
             (Body::Text("{".into()), "request body must be valid JSON"),
-            (Body::Text("[1,2]".into()), "request body must be a JSON object"),
-            (Body::Text("\"+14155552671\"".into()), "request body must be a JSON object"),
+            (
+                Body::Text("[1,2]".into()),
+                "request body must be a JSON object",
+            ),
+            (
+                Body::Text("\"+14155552671\"".into()),
+                "request body must be a JSON object",
+            ),
             (
                 Body::Text(format!(r#"{{"pad":"{}"}}"#, "x".repeat(MAX_BODY_BYTES))),
                 "request body must be at most 8192 bytes",
@@ -163,7 +169,10 @@ mod tests {
     fn methods_other_than_post_are_refused() {
         let mut req = Request::new(Body::Text("{}".into()));
         *req.method_mut() = Method::GET;
-        assert_eq!(json_object(&req).unwrap_err().message(), "only POST is supported");
+        assert_eq!(
+            json_object(&req).unwrap_err().message(),
+            "only POST is supported"
+        );
     }
 
     #[test]
@@ -176,7 +185,13 @@ mod tests {
             string_field(&body, "phoneNumber").unwrap_err().message(),
             "phoneNumber must be a string"
         );
-        assert_eq!(string_field(&body, "otp").unwrap_err().message(), "otp is required");
-        assert_eq!(string_field(&body, "missing").unwrap_err().message(), "missing is required");
+        assert_eq!(
+            string_field(&body, "otp").unwrap_err().message(),
+            "otp is required"
+        );
+        assert_eq!(
+            string_field(&body, "missing").unwrap_err().message(),
+            "missing is required"
+        );
     }
 }

@@ -38,7 +38,11 @@ impl SendOtp {
     ) -> Self {
         Self {
             hasher: Hasher::new(&config.secret),
-            store: DynamoDbOtpStore::new(dynamodb, &config.table_name, Limits::from_config(&config)),
+            store: DynamoDbOtpStore::new(
+                dynamodb,
+                &config.table_name,
+                Limits::from_config(&config),
+            ),
             config,
             sms,
             clock,
@@ -89,10 +93,18 @@ pub struct VerifyOtp {
 }
 
 impl VerifyOtp {
-    pub fn new(config: OtpConfig, dynamodb: aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: OtpConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             hasher: Hasher::new(&config.secret),
-            store: DynamoDbOtpStore::new(dynamodb, &config.table_name, Limits::from_config(&config)),
+            store: DynamoDbOtpStore::new(
+                dynamodb,
+                &config.table_name,
+                Limits::from_config(&config),
+            ),
             config,
             clock,
         }

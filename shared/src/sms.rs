@@ -134,7 +134,12 @@ impl PlivoSmsSender {
         }
     }
 
-    async fn attempt(&self, body: &serde_json::Value, timeout: Duration, to: &PhoneNumber) -> Attempt {
+    async fn attempt(
+        &self,
+        body: &serde_json::Value,
+        timeout: Duration,
+        to: &PhoneNumber,
+    ) -> Attempt {
         let sent = self
             .http
             .post(&self.message_url)

@@ -217,10 +217,7 @@ impl DynamoDbOtpStore {
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Conditional, StoreError> {
-        let values = values
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
+        let values = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let mut request = self
             .client
             .update_item()
@@ -439,7 +436,11 @@ mod tests {
 
     #[test]
     fn state_reads_numbers_and_hash_from_an_item() {
-        let mut it = item(&[("attempts", 3), ("code_expires_at", 1300), ("sends_in_window", 2)]);
+        let mut it = item(&[
+            ("attempts", 3),
+            ("code_expires_at", 1300),
+            ("sends_in_window", 2),
+        ]);
         it.insert("code_hash".into(), AttributeValue::B(Blob::new([7u8; 32])));
         let s = State::from_item(&it);
         assert_eq!(s.attempts, 3);
@@ -480,7 +481,10 @@ mod tests {
     fn switched_off_limits_never_bind() {
         let mut l = limits();
         l.max_sends_per_window = Limit::Off;
-        let s = State::from_item(&item(&[("window_started_at", 900), ("sends_in_window", 5000)]));
+        let s = State::from_item(&item(&[
+            ("window_started_at", 900),
+            ("sends_in_window", 5000),
+        ]));
         assert!(!s.budget_spent(&l, 1000));
     }
 }

@@ -59,7 +59,11 @@ async fn the_code_is_bound_to_the_number_it_was_sent_to() {
     let other = PhoneNumber::parse("+14155552672").unwrap();
     let result = stack.verifier().verify(&other, &code(&right)).await;
     assert!(matches!(result, Err(OtpError::InvalidOtp)));
-    stack.verifier().verify(&phone(), &code(&right)).await.unwrap();
+    stack
+        .verifier()
+        .verify(&phone(), &code(&right))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -87,14 +91,20 @@ async fn items_carry_the_tables_ttl_attribute_in_epoch_seconds() {
         template["TimeToLiveSpecification"]["AttributeName"].as_str(),
         Some(TTL_ATTRIBUTE)
     );
-    assert_eq!(template["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true));
+    assert_eq!(
+        template["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
 
     stack.sender().send(&phone()).await.unwrap();
     let items = stack.items().await;
     let ttl: u64 = items[0][TTL_ATTRIBUTE].as_n().unwrap().parse().unwrap();
     let now = stack.clock.now();
     // Kept while the number's hourly counters matter, and not much longer.
-    assert!(ttl >= now + 3600 && ttl <= now + 3600 + 900, "ttl {ttl}, now {now}");
+    assert!(
+        ttl >= now + 3600 && ttl <= now + 3600 + 900,
+        "ttl {ttl}, now {now}"
+    );
 }
 
 #[tokio::test]
@@ -116,18 +126,28 @@ async fn a_code_is_accepted_until_its_last_second() {
     stack.sender().send(&phone()).await.unwrap();
     let right = stack.plivo.last_code().await;
     stack.clock.advance(59);
-    stack.verifier().verify(&phone(), &code(&right)).await.unwrap();
+    stack
+        .verifier()
+        .verify(&phone(), &code(&right))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
     let stack = Stack::new(&[("OTP_EXPIRY_SECONDS", "60")]).await;
     let verifier = stack.verifier();
-    let none = verifier.verify(&phone(), &code("123456")).await.unwrap_err();
+    let none = verifier
+        .verify(&phone(), &code("123456"))
+        .await
+        .unwrap_err();
 
     stack.sender().send(&phone()).await.unwrap();
     let right = stack.plivo.last_code().await;
-    let wrong_code = verifier.verify(&phone(), &code(&wrong(&right))).await.unwrap_err();
+    let wrong_code = verifier
+        .verify(&phone(), &code(&wrong(&right)))
+        .await
+        .unwrap_err();
     verifier.verify(&phone(), &code(&right)).await.unwrap();
     let used = verifier.verify(&phone(), &code(&right)).await.unwrap_err();
 
@@ -161,7 +181,10 @@ async fn wrong_guesses_burn_the_code_after_max_attempts() {
         assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
     }
     let third = verifier.verify(&phone(), &bad).await;
-    assert!(matches!(third, Err(OtpError::TooManyAttempts { .. })), "{third:?}");
+    assert!(
+        matches!(third, Err(OtpError::TooManyAttempts { .. })),
+        "{third:?}"
+    );
     let right_after = verifier.verify(&phone(), &code(&right)).await;
     match right_after {
         Err(OtpError::TooManyAttempts { retry_after }) => assert!(retry_after >= 1),
@@ -171,7 +194,11 @@ async fn wrong_guesses_burn_the_code_after_max_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
-    let stack = Stack::new(&[("OTP_MAX_ATTEMPTS", "5"), ("OTP_MAX_FAILURES_PER_HOUR", "0")]).await;
+    let stack = Stack::new(&[
+        ("OTP_MAX_ATTEMPTS", "5"),
+        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
+    ])
+    .await;
     stack.sender().send(&phone()).await.unwrap();
     let right = stack.plivo.last_code().await;
     let bad = wrong(&right);
@@ -201,7 +228,10 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
     assert_eq!(items[0]["attempts"].as_n().unwrap(), "5");
 
     let after = stack.verifier().verify(&phone(), &code(&right)).await;
-    assert!(matches!(after, Err(OtpError::TooManyAttempts { .. })), "{after:?}");
+    assert!(
+        matches!(after, Err(OtpError::TooManyAttempts { .. })),
+        "{after:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -358,7 +388,11 @@ async fn when_plivo_refuses_the_stored_code_is_voided_and_the_caller_gets_502() 
     let text = sent[0]["text"].as_str().unwrap();
     let undelivered = code_in(text);
     let items = stack.items().await;
-    assert!(!items[0].contains_key("code_hash"), "code left usable: {:?}", items[0]);
+    assert!(
+        !items[0].contains_key("code_hash"),
+        "code left usable: {:?}",
+        items[0]
+    );
     let r = stack.verifier().verify(&phone(), &code(&undelivered)).await;
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
 }
@@ -410,9 +444,18 @@ async fn the_code_is_stored_before_the_sms_leaves() {
         })
         .mount(&slow)
         .await;
-    let sms = otp_shared::sms::PlivoSmsSender::new(&plivo_config(&slow.uri()), quick_retry()).unwrap();
-    let sender = otp_shared::service::SendOtp::new(stack.config(), dynamodb_client(), sms, stack.clock.clone());
-    sender.send(&phone()).await.expect("code was not stored before the sms request");
+    let sms =
+        otp_shared::sms::PlivoSmsSender::new(&plivo_config(&slow.uri()), quick_retry()).unwrap();
+    let sender = otp_shared::service::SendOtp::new(
+        stack.config(),
+        dynamodb_client(),
+        sms,
+        stack.clock.clone(),
+    );
+    sender
+        .send(&phone())
+        .await
+        .expect("code was not stored before the sms request");
 }
 
 #[tokio::test]
@@ -421,17 +464,24 @@ async fn an_unreachable_dynamodb_gives_503_quickly_and_sends_nothing() {
     // Nothing listens on port 9 of loopback: connections are refused.
     let dead = dynamodb_client_for("http://127.0.0.1:9");
     let sms = otp_shared::sms::PlivoSmsSender::new(&stack.plivo.config(), quick_retry()).unwrap();
-    let sender = otp_shared::service::SendOtp::new(stack.config(), dead.clone(), sms, stack.clock.clone());
+    let sender =
+        otp_shared::service::SendOtp::new(stack.config(), dead.clone(), sms, stack.clock.clone());
     let started = std::time::Instant::now();
     let result = sender.send(&phone()).await;
-    assert!(matches!(result, Err(OtpError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(OtpError::Unavailable(_))),
+        "{result:?}"
+    );
     assert_eq!(result.unwrap_err().to_response().status(), 503);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(stack.plivo.sent().await.is_empty());
 
     let verifier = otp_shared::service::VerifyOtp::new(stack.config(), dead, stack.clock.clone());
     let result = verifier.verify(&phone(), &code("123456")).await;
-    assert!(matches!(result, Err(OtpError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(OtpError::Unavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -439,7 +489,10 @@ async fn a_missing_table_is_an_internal_error_without_detail() {
     let stack = Stack::new(&[]).await;
     let cfg = otp_config("no-such-table", &[]);
     let verifier = otp_shared::service::VerifyOtp::new(cfg, dynamodb_client(), stack.clock.clone());
-    let err = verifier.verify(&phone(), &code("123456")).await.unwrap_err();
+    let err = verifier
+        .verify(&phone(), &code("123456"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, OtpError::Internal(_)), "{err:?}");
     let body = String::from_utf8(err.to_response().body().to_vec()).unwrap();
     assert!(!body.contains("no-such-table"));
@@ -451,8 +504,18 @@ async fn stored_items_use_the_expected_attribute_types() {
     stack.sender().send(&phone()).await.unwrap();
     let item = &stack.items().await[0];
     assert!(matches!(item["pk"], AttributeValue::S(_)));
-    for n in ["code_expires_at", "attempts", "last_sent_at", "window_started_at", TTL_ATTRIBUTE] {
-        assert!(matches!(item[n], AttributeValue::N(_)), "{n}: {:?}", item[n]);
+    for n in [
+        "code_expires_at",
+        "attempts",
+        "last_sent_at",
+        "window_started_at",
+        TTL_ATTRIBUTE,
+    ] {
+        assert!(
+            matches!(item[n], AttributeValue::N(_)),
+            "{n}: {:?}",
+            item[n]
+        );
     }
     assert_eq!(
         item["code_expires_at"].as_n().unwrap(),

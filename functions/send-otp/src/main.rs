@@ -13,9 +13,13 @@ use otp_shared::{aws, http, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
-    let plivo = PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
+    let plivo =
+        PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
     let dynamodb = aws::dynamodb_client().await;
     let app = SendOtp::new(config, dynamodb, sms, Arc::new(SystemClock));
-    run(service_fn(|req| async { Ok::<_, Error>(http::send_otp(&app, req).await) })).await
+    run(service_fn(|req| async {
+        Ok::<_, Error>(http::send_otp(&app, req).await)
+    }))
+    .await
 }

@@ -14,5 +14,8 @@ async fn main() -> Result<(), Error> {
     let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let dynamodb = aws::dynamodb_client().await;
     let app = VerifyOtp::new(config, dynamodb, Arc::new(SystemClock));
-    run(service_fn(|req| async { Ok::<_, Error>(http::verify_otp(&app, req).await) })).await
+    run(service_fn(|req| async {
+        Ok::<_, Error>(http::verify_otp(&app, req).await)
+    }))
+    .await
 }

@@ -4,16 +4,12 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use otp_devtools::dynalite::Dynalite;
 use otp_shared::clock::ManualClock;
 use otp_shared::config::{OtpConfig, PlivoConfig};
 use otp_shared::service::{SendOtp, VerifyOtp};
@@ -28,48 +24,13 @@ pub const SENDER: &str = "+14155550100";
 pub const START: u64 = 1_800_000_000;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    otp_devtools::repo_root()
 }
 
-struct Dynalite {
-    endpoint: String,
-    _child: Child,
-    // Held open: dynalite exits when its standard input closes, i.e. when this process ends.
-    _stdin: ChildStdin,
-}
-
+/// dynalite for this test binary, started on first use and stopped when the binary exits.
 fn dynalite() -> &'static Dynalite {
     static SERVER: OnceLock<Dynalite> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let root = repo_root();
-        assert!(
-            root.join("node_modules/dynalite").exists(),
-            "dynalite is not installed: run `npm ci` in {} (the README's test command does)",
-            root.display()
-        );
-        let mut child = Command::new("node")
-            .arg(root.join("scripts/dynalite.js"))
-            .current_dir(&root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node scripts/dynalite.js");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected dynalite output: {line:?}"));
-        let stdin = child.stdin.take().unwrap();
-        Dynalite {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _child: child,
-            _stdin: stdin,
-        }
-    })
+    SERVER.get_or_init(|| Dynalite::start(0, None).expect("start dynalite"))
 }
 
 pub fn dynamodb_client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
@@ -85,20 +46,12 @@ pub fn dynamodb_client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
 
 /// A new client, as a new Lambda execution environment would have.
 pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    dynamodb_client_for(&dynalite().endpoint)
+    dynamodb_client_for(&dynalite().endpoint())
 }
 
 /// The `AWS::DynamoDB::Table` resource of `template.yaml`.
 pub fn template_table() -> serde_norway::Value {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-    let resources = doc["Resources"].as_mapping().unwrap();
-    let tables: Vec<_> = resources
-        .values()
-        .filter(|r| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
-        .collect();
-    assert_eq!(tables.len(), 1, "template.yaml should declare one table");
-    tables[0]["Properties"].clone()
+    otp_devtools::table::template_table().unwrap()
 }
 
 /// Creates a table with a unique name from `template.yaml`'s definition.
@@ -109,32 +62,9 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     );
-    let props = template_table();
-    let mut create = client.create_table().table_name(&name);
-    for def in props["AttributeDefinitions"].as_sequence().unwrap() {
-        create = create.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(def["AttributeName"].as_str().unwrap())
-                .attribute_type(ScalarAttributeType::from(
-                    def["AttributeType"].as_str().unwrap(),
-                ))
-                .build()
-                .unwrap(),
-        );
-    }
-    for key in props["KeySchema"].as_sequence().unwrap() {
-        create = create.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key["AttributeName"].as_str().unwrap())
-                .key_type(KeyType::from(key["KeyType"].as_str().unwrap()))
-                .build()
-                .unwrap(),
-        );
-    }
-    create = create.billing_mode(BillingMode::from(
-        props["BillingMode"].as_str().unwrap_or("PAY_PER_REQUEST"),
-    ));
-    create.send().await.expect("create table");
+    otp_devtools::table::create_table(client, &name)
+        .await
+        .expect("create table");
     name
 }
 
@@ -170,10 +100,12 @@ impl Plivo {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(message_path()))
-            .respond_with(ResponseTemplate::new(status).set_body_json(serde_json::json!({
-                "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
-                "error": "simulated failure",
-            })))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_json(serde_json::json!({
+                    "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
+                    "error": "simulated failure",
+                })),
+            )
             .mount(&server)
             .await;
         Self { server }
@@ -303,7 +235,9 @@ impl Stack {
     }
 
     /// Every item in the table, as DynamoDB holds it.
-    pub async fn items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         dynamodb_client()
             .scan()
             .table_name(&self.table)

@@ -1,0 +1,138 @@
+//! `local-stack`: the whole service on this machine, with no AWS or Plivo account.
+//!
+//! - DynamoDB: dynalite on 127.0.0.1:8000, persisting under `.local/dynalite` (an already
+//!   running DynamoDB-compatible server on that port is reused), with the table created from
+//!   `template.yaml`.
+//! - Plivo: a sandbox on 127.0.0.1:8010 that prints every SMS and lists them at `/messages`.
+//! - The two function binaries, run as Lambda runs them (through the Lambda Runtime API),
+//!   behind `POST /auth/send-otp` and `POST /auth/verify-otp` on 127.0.0.1:3000.
+//!
+//! Ports can be changed with `LOCAL_API_PORT`, `LOCAL_DYNAMODB_PORT` and `LOCAL_PLIVO_PORT`.
+//! Ctrl-C stops everything it started.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use otp_devtools::dynalite::{Dynalite, local_client};
+use otp_devtools::lambda::{LocalFunction, build_functions};
+use otp_devtools::plivo_sandbox::PlivoSandbox;
+use otp_devtools::{apigw, random_hex, repo_root, table};
+
+const TABLE: &str = "otp-local";
+/// Sandbox credentials: they only open the local Plivo sandbox.
+const SANDBOX_AUTH_ID: &str = "MALOCALSANDBOX000000";
+const SANDBOX_AUTH_TOKEN: &str = "local-sandbox-token";
+const SENDER_ID: &str = "+14155550100";
+
+fn port(var: &str, default: u16) -> anyhow::Result<u16> {
+    match std::env::var(var) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{var} must be a port number")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// A secret for local hashing, made once and kept under `.local/`.
+fn local_secret(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("otp-secret");
+    if let Ok(secret) = std::fs::read_to_string(&path)
+        && secret.trim().len() >= 32
+    {
+        return Ok(secret.trim().to_owned());
+    }
+    let secret = random_hex(32);
+    std::fs::write(&path, &secret)?;
+    Ok(secret)
+}
+
+async fn dynamodb(port: u16, dir: &Path) -> anyhow::Result<(String, Option<Dynalite>)> {
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let probe = local_client(&endpoint).list_tables().limit(1).send();
+    if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), probe).await {
+        println!("DynamoDB: reusing the server already at {endpoint}");
+        return Ok((endpoint, None));
+    }
+    let server = Dynalite::start(port, Some(&dir.join("dynalite")))?;
+    println!(
+        "DynamoDB: dynalite at {} (data in .local/dynalite)",
+        server.endpoint()
+    );
+    Ok((server.endpoint(), Some(server)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let root = repo_root();
+    let state = root.join(".local");
+    std::fs::create_dir_all(&state)?;
+    let api_port = port("LOCAL_API_PORT", 3000)?;
+
+    println!("Building send-otp and verify-otp ...");
+    let bin = build_functions(&root, false).await?;
+
+    let (endpoint, _dynalite) = dynamodb(port("LOCAL_DYNAMODB_PORT", 8000)?, &state).await?;
+    if table::ensure_table(&local_client(&endpoint), TABLE).await? {
+        println!("DynamoDB: created table {TABLE} from template.yaml");
+    }
+
+    let plivo_addr = SocketAddr::from(([127, 0, 0, 1], port("LOCAL_PLIVO_PORT", 8010)?));
+    let plivo = PlivoSandbox::start(plivo_addr, SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN, true)
+        .await
+        .context("start the Plivo sandbox")?;
+    println!(
+        "Plivo: sandbox at {} (messages at {}/messages)",
+        plivo.url(),
+        plivo.url()
+    );
+
+    let env = vec![
+        ("OTP_TABLE_NAME", TABLE.to_owned()),
+        ("OTP_SECRET", local_secret(&state)?),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+        ("PLIVO_API_URL", plivo.url()),
+        ("PLIVO_AUTH_ID", SANDBOX_AUTH_ID.to_owned()),
+        ("PLIVO_AUTH_TOKEN", SANDBOX_AUTH_TOKEN.to_owned()),
+        ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
+    ];
+    let timeout = Duration::from_secs(15);
+    let mut send = LocalFunction::start(&bin.join("send-otp"), "send-otp", &env, timeout).await?;
+    let mut verify =
+        LocalFunction::start(&bin.join("verify-otp"), "verify-otp", &env, timeout).await?;
+    let routes = vec![
+        (
+            "POST".to_owned(),
+            "/auth/send-otp".to_owned(),
+            send.runtime.clone(),
+        ),
+        (
+            "POST".to_owned(),
+            "/auth/verify-otp".to_owned(),
+            verify.runtime.clone(),
+        ),
+    ];
+    let api = apigw::serve(SocketAddr::from(([127, 0, 0, 1], api_port)), routes)
+        .await
+        .with_context(|| {
+            format!("listen on 127.0.0.1:{api_port} (set LOCAL_API_PORT to change)")
+        })?;
+
+    println!(
+        "\nThe OTP service is running at http://{api}\n\n  \
+         curl -s -X POST http://{api}/auth/send-otp -H 'content-type: application/json' \\\n    \
+         -d '{{\"phoneNumber\":\"+14155552671\"}}'\n  \
+         # the SMS, with its code, is printed here and listed at {}/messages\n  \
+         curl -s -X POST http://{api}/auth/verify-otp -H 'content-type: application/json' \\\n    \
+         -d '{{\"phoneNumber\":\"+14155552671\",\"otp\":\"<code>\"}}'\n\nCtrl-C stops everything.",
+        plivo.url()
+    );
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("\nStopping."),
+        status = send.child.wait() => bail!("send-otp exited ({status:?}); see its log above"),
+        status = verify.child.wait() => bail!("verify-otp exited ({status:?}); see its log above"),
+    }
+    Ok(())
+}

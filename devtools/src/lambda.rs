@@ -1,0 +1,76 @@
+//! Running the function binaries as Lambda runs them: built by cargo, started with the
+//! Lambda environment variables, fed through a [`RuntimeApi`].
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+use crate::runtime_api::RuntimeApi;
+
+/// Builds both functions (`release` or debug) and returns the folder holding the binaries.
+pub async fn build_functions(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
+    let mut args = vec!["build", "-q", "-p", "send-otp", "-p", "verify-otp"];
+    if release {
+        args.push("--release");
+    }
+    let status = Command::new("cargo")
+        .args(&args)
+        .current_dir(root)
+        .status()
+        .await?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .await?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let target = meta["target_directory"]
+        .as_str()
+        .context("cargo metadata gave no target_directory")?;
+    Ok(PathBuf::from(target).join(if release { "release" } else { "debug" }))
+}
+
+/// One function process and the Runtime API it polls.
+pub struct LocalFunction {
+    pub runtime: RuntimeApi,
+    pub child: Child,
+}
+
+impl LocalFunction {
+    /// Starts `binary` as function `name` with `env` on top of the Lambda variables. Its
+    /// AWS credentials are dummies: the endpoints in `env` decide where it connects.
+    pub async fn start(
+        binary: &Path,
+        name: &str,
+        env: &[(&str, String)],
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let runtime = RuntimeApi::start(name, timeout).await?;
+        let mut command = Command::new(binary);
+        command
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_LAMBDA_RUNTIME_API", runtime.endpoint())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        Ok(Self { runtime, child })
+    }
+}

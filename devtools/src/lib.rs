@@ -1,0 +1,27 @@
+//! Local stand-ins for the AWS and Plivo parts of the service, used by the test suite and by
+//! the local stack. None of this ships in the functions.
+
+pub mod apigw;
+pub mod dynalite;
+pub mod lambda;
+pub mod plivo_sandbox;
+pub mod runtime_api;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (the workspace this crate belongs to).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("devtools sits inside the workspace")
+        .to_path_buf()
+}
+
+/// A random lowercase hex string of `bytes` bytes, for request ids and the like.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::Rng;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

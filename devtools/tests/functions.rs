@@ -1,0 +1,182 @@
+//! The real `send-otp` and `verify-otp` binaries, run as Lambda runs them (through the Runtime
+//! API, configured only by environment variables) behind the API Gateway stand-in, against
+//! dynalite and the Plivo sandbox: what a user of the local stack, or of a deployment, sees.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use otp_devtools::dynalite::{Dynalite, local_client};
+use otp_devtools::lambda::{LocalFunction, build_functions};
+use otp_devtools::plivo_sandbox::PlivoSandbox;
+use otp_devtools::runtime_api::Outcome;
+use otp_devtools::{apigw, repo_root, table};
+use serde_json::{Value, json};
+
+const AUTH_ID: &str = "MAE2ETESTAUTHID00000";
+const AUTH_TOKEN: &str = "e2e-sandbox-token";
+const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
+
+struct Deployment {
+    api: String,
+    plivo: PlivoSandbox,
+    send: LocalFunction,
+    _verify: LocalFunction,
+    _dynalite: Dynalite,
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn deploy() -> Deployment {
+    let root = repo_root();
+    let bin = build_functions(&root, false).await.unwrap();
+    let dynalite = Dynalite::start(0, None).unwrap();
+    table::create_table(&local_client(&dynalite.endpoint()), "otp-e2e")
+        .await
+        .unwrap();
+    let plivo = PlivoSandbox::start(loopback(), AUTH_ID, AUTH_TOKEN, false)
+        .await
+        .unwrap();
+    let env = vec![
+        ("OTP_TABLE_NAME", "otp-e2e".to_owned()),
+        ("OTP_SECRET", SECRET.to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynalite.endpoint()),
+        ("PLIVO_API_URL", plivo.url()),
+        ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
+        ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
+    ];
+    let timeout = Duration::from_secs(20);
+    let send = LocalFunction::start(&bin.join("send-otp"), "send-otp", &env, timeout)
+        .await
+        .unwrap();
+    let verify = LocalFunction::start(&bin.join("verify-otp"), "verify-otp", &env, timeout)
+        .await
+        .unwrap();
+    let routes = vec![
+        (
+            "POST".to_owned(),
+            "/auth/send-otp".to_owned(),
+            send.runtime.clone(),
+        ),
+        (
+            "POST".to_owned(),
+            "/auth/verify-otp".to_owned(),
+            verify.runtime.clone(),
+        ),
+    ];
+    let addr = apigw::serve(loopback(), routes).await.unwrap();
+    Deployment {
+        api: format!("http://{addr}"),
+        plivo,
+        send,
+        _verify: verify,
+        _dynalite: dynalite,
+    }
+}
+
+async fn post(url: &str, body: &str) -> (u16, Option<String>, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, retry_after, body)
+}
+
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_verify_through_the_binaries_over_http() {
+    let d = deploy().await;
+    let send = format!("{}/auth/send-otp", d.api);
+    let verify = format!("{}/auth/verify-otp", d.api);
+
+    let (status, _, body) = post(&send, r#"{"phoneNumber":"+1 (415) 555-2671"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["expiresIn"], 300);
+
+    let messages = d.plivo.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["dst"], "+14155552671");
+    assert_eq!(messages[0]["log"], false);
+    let code = code_in(messages[0]["text"].as_str().unwrap());
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+
+    let guess = |otp: &str| json!({"phoneNumber": "+14155552671", "otp": otp}).to_string();
+    let (status, _, body) = post(&verify, &guess(wrong)).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_otp")));
+    let (status, _, body) = post(&verify, &guess(&code)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = post(&verify, &guess(&code)).await;
+    assert_eq!(status, 401);
+
+    let (status, retry_after, body) = post(&send, r#"{"phoneNumber":"+14155552671"}"#).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() <= 30);
+
+    let (status, _, body) = post(&send, r#"{"phoneNumber": "+1415555"#).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert_eq!(d.plivo.messages().len(), 1);
+
+    let missing = reqwest::get(format!("{}/auth/unknown", d.api))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_event_invokes_the_binary_directly() {
+    let d = deploy().await;
+    let text = std::fs::read_to_string(repo_root().join("events/send-otp-rest.json")).unwrap();
+    let event: Value = serde_json::from_str(&text).unwrap();
+    let Outcome::Response(payload) = d.send.runtime.invoke(event).await.unwrap() else {
+        panic!("the function reported an error");
+    };
+    let response: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["success"], true);
+    assert_eq!(d.plivo.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_function_with_missing_settings_fails_its_init_and_names_the_variable() {
+    let bin = build_functions(&repo_root(), false).await.unwrap();
+    let output = tokio::process::Command::new(bin.join("verify-otp"))
+        .env_remove("OTP_TABLE_NAME")
+        .env("OTP_SECRET", SECRET)
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "verify-otp")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(all.contains("OTP_TABLE_NAME"), "{all}");
+    assert!(!all.contains(SECRET), "{all}");
+}

@@ -1,0 +1,215 @@
+//! The HTTP handlers driven by the sample API Gateway events in `events/`, so the events stay
+//! valid. Bad input must get a 400 and change nothing.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use otp_shared::http::{send_otp, verify_otp};
+use otp_shared::lambda_http::http::Method;
+use otp_shared::lambda_http::{Body, Request, Response, request};
+use serde_json::Value;
+
+fn event_text(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("events").join(name))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+fn event(name: &str) -> Request {
+    request::from_str(&event_text(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// The event `name` with its JSON body's `otp` set to `otp` (kept base64 when it was).
+fn event_with_otp(name: &str, otp: &str) -> Request {
+    let mut ev: Value = serde_json::from_str(&event_text(name)).unwrap();
+    let b64 = ev["isBase64Encoded"].as_bool().unwrap_or(false);
+    let engine = base64::engine::general_purpose::STANDARD;
+    let raw = ev["body"].as_str().unwrap().to_owned();
+    let raw = if b64 {
+        String::from_utf8(engine.decode(raw).unwrap()).unwrap()
+    } else {
+        raw
+    };
+    let mut body: Value = serde_json::from_str(&raw).unwrap();
+    body["otp"] = otp.into();
+    let text = body.to_string();
+    ev["body"] = if b64 {
+        engine.encode(text).into()
+    } else {
+        text.into()
+    };
+    request::from_str(&ev.to_string()).unwrap()
+}
+
+fn json(response: &Response<Body>) -> Value {
+    assert_eq!(response.headers()["content-type"], "application/json");
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+fn assert_error(response: &Response<Body>, status: u16, code: &str) {
+    let body = json(response);
+    assert_eq!(response.status().as_u16(), status, "{body}");
+    assert_eq!(body["statusCode"], status);
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["error"].is_string() && body["message"].is_string());
+}
+
+#[tokio::test]
+async fn send_event_from_an_http_api_gets_200_and_one_sms() {
+    let stack = Stack::new(&[]).await;
+    let response = send_otp(&stack.sender(), event("send-otp.json")).await;
+    assert_eq!(response.status(), 200);
+    let body = json(&response);
+    assert_eq!(body["success"], true);
+    assert_eq!(body["expiresIn"], 300);
+    assert!(body["message"].is_string());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let sent = stack.plivo.sent().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["dst"], "+14155552671");
+}
+
+#[tokio::test]
+async fn rest_api_and_base64_events_are_understood_too() {
+    for name in [
+        "send-otp-rest.json",
+        "send-otp-base64.json",
+        "send-otp-formatted-phone.json",
+    ] {
+        let stack = Stack::new(&[]).await;
+        let response = send_otp(&stack.sender(), event(name)).await;
+        assert_eq!(response.status(), 200, "{name}: {:?}", response.body());
+        assert_eq!(stack.plivo.sent().await[0]["dst"], "+14155552671", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn verify_events_accept_the_code_that_was_sent() {
+    for name in [
+        "verify-otp.json",
+        "verify-otp-rest.json",
+        "verify-otp-rest-base64.json",
+    ] {
+        let stack = Stack::new(&[]).await;
+        send_otp(&stack.sender(), event("send-otp.json")).await;
+        let code = stack.plivo.last_code().await;
+        let response = verify_otp(&stack.verifier(), event_with_otp(name, &code)).await;
+        assert_eq!(response.status(), 200, "{name}");
+        let body = json(&response);
+        assert_eq!(body["success"], true);
+        // The same code a second time is refused.
+        let again = verify_otp(&stack.verifier(), event_with_otp(name, &code)).await;
+        assert_error(&again, 401, "invalid_otp");
+    }
+}
+
+#[tokio::test]
+async fn the_sample_verify_event_without_a_pending_code_gets_401() {
+    let stack = Stack::new(&[]).await;
+    let response = verify_otp(&stack.verifier(), event("verify-otp.json")).await;
+    assert_error(&response, 401, "invalid_otp");
+}
+
+#[tokio::test]
+async fn bad_send_input_gets_400_and_sends_and_stores_nothing() {
+    let stack = Stack::new(&[]).await;
+    let sender = stack.sender();
+    for name in ["send-otp-bad-phone.json", "send-otp-malformed.json"] {
+        let response = send_otp(&sender, event(name)).await;
+        assert_error(&response, 400, "invalid_request");
+    }
+    let mut get = event("send-otp.json");
+    *get.method_mut() = Method::GET;
+    assert_error(&send_otp(&sender, get).await, 400, "invalid_request");
+
+    for body in [
+        "[]",
+        "null",
+        r#"{"phone":"+14155552671"}"#,
+        r#"{"phoneNumber":14155552671}"#,
+        r#"{"phoneNumber":"+1415555267"}"#,
+        r#"{"phoneNumber":"+999 123"}"#,
+    ] {
+        let mut req = event("send-otp.json");
+        *req.body_mut() = Body::Text(body.into());
+        let response = send_otp(&sender, req).await;
+        assert_error(&response, 400, "invalid_request");
+    }
+    let mut big = event("send-otp.json");
+    let padding = "x".repeat(9 * 1024);
+    *big.body_mut() = Body::Text(format!(
+        r#"{{"phoneNumber":"+14155552671","pad":"{padding}"}}"#
+    ));
+    assert_error(&send_otp(&sender, big).await, 400, "invalid_request");
+
+    assert!(stack.plivo.sent().await.is_empty());
+    assert!(stack.items().await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_verify_input_gets_400_and_counts_no_attempt() {
+    let stack = Stack::new(&[("OTP_MAX_ATTEMPTS", "1")]).await;
+    send_otp(&stack.sender(), event("send-otp.json")).await;
+    let code = stack.plivo.last_code().await;
+    let verifier = stack.verifier();
+    for name in [
+        "verify-otp-wrong-length.json",
+        "verify-otp-missing-otp.json",
+    ] {
+        assert_error(
+            &verify_otp(&verifier, event(name)).await,
+            400,
+            "invalid_request",
+        );
+    }
+    for otp in ["12345a", " 123456", "1234567", "", "１２３４５６"] {
+        let response = verify_otp(&verifier, event_with_otp("verify-otp.json", otp)).await;
+        assert_error(&response, 400, "invalid_request");
+    }
+    let items = stack.items().await;
+    assert_eq!(items[0]["attempts"].as_n().unwrap(), "0");
+    // With a single attempt allowed, the code still works: nothing above was counted.
+    let response = verify_otp(&verifier, event_with_otp("verify-otp.json", &code)).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn error_messages_never_repeat_the_input() {
+    let stack = Stack::new(&[]).await;
+    let mut req = event("verify-otp.json");
+    *req.body_mut() = Body::Text(r#"{"phoneNumber":"+14155552671","otp":"98765x"}"#.into());
+    let response = verify_otp(&stack.verifier(), req).await;
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(!text.contains("98765"), "{text}");
+    assert!(!text.contains("4155552671"), "{text}");
+}
+
+#[tokio::test]
+async fn rate_limited_and_exhausted_responses_carry_retry_after() {
+    let stack = Stack::new(&[("OTP_MAX_ATTEMPTS", "1")]).await;
+    let sender = stack.sender();
+    assert_eq!(
+        send_otp(&sender, event("send-otp.json")).await.status(),
+        200
+    );
+    stack.clock.advance(5);
+    let limited = send_otp(&sender, event("send-otp.json")).await;
+    assert_error(&limited, 429, "rate_limited");
+    assert_eq!(limited.headers()["retry-after"], "25");
+
+    let code = stack.plivo.last_code().await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let burned = verify_otp(&stack.verifier(), event_with_otp("verify-otp.json", wrong)).await;
+    assert_error(&burned, 429, "too_many_attempts");
+    assert_eq!(burned.headers()["retry-after"], "25");
+}
+
+#[tokio::test]
+async fn plivo_failure_gets_502_without_internal_detail() {
+    let stack = Stack::with_plivo(Plivo::failing(401).await, &[]).await;
+    let response = send_otp(&stack.sender(), event("send-otp.json")).await;
+    assert_error(&response, 502, "sms_failed");
+    let text = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(!text.contains("simulated"), "{text}");
+    assert!(!text.contains("401"), "{text}");
+}
