@@ -3,13 +3,12 @@
 //! dynalite and the Plivo sandbox: what a user of the local stack, or of a deployment, sees.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalFunction, build_functions};
+use otp_devtools::lambda::{LocalApi, build_functions};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::Outcome;
-use otp_devtools::{apigw, repo_root, table};
+use otp_devtools::{repo_root, table};
 use serde_json::{Value, json};
 
 const AUTH_ID: &str = "MAE2ETESTAUTHID00000";
@@ -17,10 +16,8 @@ const AUTH_TOKEN: &str = "e2e-sandbox-token";
 const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 
 struct Deployment {
-    api: String,
+    api: LocalApi,
     plivo: PlivoSandbox,
-    send: LocalFunction,
-    _verify: LocalFunction,
     _dynalite: Dynalite,
 }
 
@@ -47,31 +44,10 @@ async fn deploy() -> Deployment {
         ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
     ];
-    let timeout = Duration::from_secs(20);
-    let send = LocalFunction::start(&bin.join("send-otp"), "send-otp", &env, timeout)
-        .await
-        .unwrap();
-    let verify = LocalFunction::start(&bin.join("verify-otp"), "verify-otp", &env, timeout)
-        .await
-        .unwrap();
-    let routes = vec![
-        (
-            "POST".to_owned(),
-            "/auth/send-otp".to_owned(),
-            send.runtime.clone(),
-        ),
-        (
-            "POST".to_owned(),
-            "/auth/verify-otp".to_owned(),
-            verify.runtime.clone(),
-        ),
-    ];
-    let addr = apigw::serve(loopback(), routes).await.unwrap();
+    let api = LocalApi::start(&bin, &env, loopback()).await.unwrap();
     Deployment {
-        api: format!("http://{addr}"),
+        api,
         plivo,
-        send,
-        _verify: verify,
         _dynalite: dynalite,
     }
 }
@@ -103,8 +79,8 @@ fn code_in(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_and_verify_through_the_binaries_over_http() {
     let d = deploy().await;
-    let send = format!("{}/auth/send-otp", d.api);
-    let verify = format!("{}/auth/verify-otp", d.api);
+    let send = format!("{}/auth/send-otp", d.api.url());
+    let verify = format!("{}/auth/verify-otp", d.api.url());
 
     let (status, _, body) = post(&send, r#"{"phoneNumber":"+1 (415) 555-2671"}"#).await;
     assert_eq!(status, 200, "{body}");
@@ -137,7 +113,7 @@ async fn send_and_verify_through_the_binaries_over_http() {
     );
     assert_eq!(d.plivo.messages().len(), 1);
 
-    let missing = reqwest::get(format!("{}/auth/unknown", d.api))
+    let missing = reqwest::get(format!("{}/auth/unknown", d.api.url()))
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
@@ -148,7 +124,7 @@ async fn a_sample_event_invokes_the_binary_directly() {
     let d = deploy().await;
     let text = std::fs::read_to_string(repo_root().join("events/send-otp-rest.json")).unwrap();
     let event: Value = serde_json::from_str(&text).unwrap();
-    let Outcome::Response(payload) = d.send.runtime.invoke(event).await.unwrap() else {
+    let Outcome::Response(payload) = d.api.send.runtime.invoke(event).await.unwrap() else {
         panic!("the function reported an error");
     };
     let response: Value = serde_json::from_slice(&payload).unwrap();

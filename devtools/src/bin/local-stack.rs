@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalFunction, build_functions};
+use otp_devtools::lambda::{LocalApi, build_functions};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
-use otp_devtools::{apigw, random_hex, repo_root, table};
+use otp_devtools::{random_hex, repo_root, table};
 
 const TABLE: &str = "otp-local";
 /// Sandbox credentials: they only open the local Plivo sandbox.
@@ -97,42 +97,24 @@ async fn main() -> anyhow::Result<()> {
         ("PLIVO_AUTH_TOKEN", SANDBOX_AUTH_TOKEN.to_owned()),
         ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
     ];
-    let timeout = Duration::from_secs(15);
-    let mut send = LocalFunction::start(&bin.join("send-otp"), "send-otp", &env, timeout).await?;
-    let mut verify =
-        LocalFunction::start(&bin.join("verify-otp"), "verify-otp", &env, timeout).await?;
-    let routes = vec![
-        (
-            "POST".to_owned(),
-            "/auth/send-otp".to_owned(),
-            send.runtime.clone(),
-        ),
-        (
-            "POST".to_owned(),
-            "/auth/verify-otp".to_owned(),
-            verify.runtime.clone(),
-        ),
-    ];
-    let api = apigw::serve(SocketAddr::from(([127, 0, 0, 1], api_port)), routes)
+    let addr = SocketAddr::from(([127, 0, 0, 1], api_port));
+    let mut api = LocalApi::start(&bin, &env, addr)
         .await
-        .with_context(|| {
-            format!("listen on 127.0.0.1:{api_port} (set LOCAL_API_PORT to change)")
-        })?;
-
+        .context("serve the API (set LOCAL_API_PORT to use another port)")?;
     println!(
-        "\nThe OTP service is running at http://{api}\n\n  \
-         curl -s -X POST http://{api}/auth/send-otp -H 'content-type: application/json' \\\n    \
+        "\nThe OTP service is running at http://{addr}\n\n  \
+         curl -s -X POST http://{addr}/auth/send-otp -H 'content-type: application/json' \\\n    \
          -d '{{\"phoneNumber\":\"+14155552671\"}}'\n  \
          # the SMS, with its code, is printed here and listed at {}/messages\n  \
-         curl -s -X POST http://{api}/auth/verify-otp -H 'content-type: application/json' \\\n    \
+         curl -s -X POST http://{addr}/auth/verify-otp -H 'content-type: application/json' \\\n    \
          -d '{{\"phoneNumber\":\"+14155552671\",\"otp\":\"<code>\"}}'\n\nCtrl-C stops everything.",
         plivo.url()
     );
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nStopping."),
-        status = send.child.wait() => bail!("send-otp exited ({status:?}); see its log above"),
-        status = verify.child.wait() => bail!("verify-otp exited ({status:?}); see its log above"),
+        status = api.send.child.wait() => bail!("send-otp exited ({status:?}); see its log above"),
+        status = api.verify.child.wait() => bail!("verify-otp exited ({status:?}); see its log above"),
     }
     Ok(())
 }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use otp_devtools::dynalite::Dynalite;
 use otp_shared::clock::ManualClock;
 use otp_shared::config::{OtpConfig, PlivoConfig};
@@ -33,12 +32,11 @@ fn dynalite() -> &'static Dynalite {
     SERVER.get_or_init(|| Dynalite::start(0, None).expect("start dynalite"))
 }
 
+/// A client for `endpoint` with the service's own timeouts.
 pub fn dynamodb_client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+    let config = otp_devtools::dynalite::local_client(endpoint)
+        .config()
+        .to_builder()
         .timeout_config(otp_shared::aws::dynamodb_timeouts())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
