@@ -1,23 +1,45 @@
-# Everyday commands. `make test` is what CI runs; `make local` runs the service locally.
-.PHONY: deps test lint local build release clean-local
+# Everyday commands. `make test` runs the whole test suite; `make local` runs the service.
+.PHONY: deps test unit e2e lint template local build release clean-local
+
+# Python tools live in virtual environments here (CI keeps them outside the clone).
+TOOLS ?= .tools
+export SAM_CLI_TELEMETRY = 0
 
 deps: node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-## Run the whole test suite (starts its own dynalite and Plivo stand-ins).
-test: deps
+$(TOOLS)/%/bin/python:
+	python3 -m venv $(TOOLS)/$*
+
+## Run the whole test suite: unit, integration and end-to-end tests, then the local stack
+## driven with cargo lambda invoke, curl and schemathesis.
+test: unit e2e
+
+## The Rust tests (they start their own dynalite and Plivo stand-ins).
+unit: deps
 	cargo test --workspace
+
+## The local stack end to end: sample events, HTTP, and schemathesis from openapi.yaml.
+e2e: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python
+	$(TOOLS)/fuzz/bin/pip install -q --disable-pip-version-check -r tools/requirements-fuzz.txt
+	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
+	scripts/e2e.sh $(TOOLS)/fuzz/bin/st $(abspath $(TOOLS))/sam/bin
 
 ## Formatting and lints, as CI checks them.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+## Validate and lint template.yaml, then build both functions for arm64 as `sam build` does.
+template: $(TOOLS)/sam/bin/python
+	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
+	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" scripts/check-template.sh
+
 ## The service on this machine: dynalite, a Plivo sandbox and both functions on :3000.
 local: deps
-	cargo run -p otp-devtools --bin local-stack
+	cargo run -q -p otp-devtools --bin local-stack
 
 build:
 	cargo build --workspace

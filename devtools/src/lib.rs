@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod dynalite;
+pub mod invoke_api;
 pub mod lambda;
 pub mod plivo_sandbox;
 pub mod runtime_api;

@@ -7,7 +7,11 @@
 //! - The two function binaries, run as Lambda runs them (through the Lambda Runtime API),
 //!   behind `POST /auth/send-otp` and `POST /auth/verify-otp` on 127.0.0.1:3000.
 //!
-//! Ports can be changed with `LOCAL_API_PORT`, `LOCAL_DYNAMODB_PORT` and `LOCAL_PLIVO_PORT`.
+//! - The Lambda Invoke API on [::1]:9000 and 127.0.0.1:9000, for
+//!   `cargo lambda invoke send-otp --data-file events/send-otp.json`.
+//!
+//! Ports can be changed with `LOCAL_API_PORT`, `LOCAL_DYNAMODB_PORT`, `LOCAL_PLIVO_PORT` and
+//! `LOCAL_INVOKE_PORT` (0: any free port), the data folder with `LOCAL_STATE_DIR`.
 //! Ctrl-C stops everything it started.
 
 use std::net::SocketAddr;
@@ -18,7 +22,7 @@ use anyhow::{Context, bail};
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::lambda::{LocalApi, build_functions};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
-use otp_devtools::{random_hex, repo_root, table};
+use otp_devtools::{invoke_api, random_hex, repo_root, table};
 
 const TABLE: &str = "otp-local";
 /// Sandbox credentials: they only open the local Plivo sandbox.
@@ -66,7 +70,9 @@ async fn dynamodb(port: u16, dir: &Path) -> anyhow::Result<(String, Option<Dynal
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let root = repo_root();
-    let state = root.join(".local");
+    let state = std::env::var_os("LOCAL_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".local"));
     std::fs::create_dir_all(&state)?;
     let api_port = port("LOCAL_API_PORT", 3000)?;
 
@@ -101,6 +107,23 @@ async fn main() -> anyhow::Result<()> {
     let mut api = LocalApi::start(&bin, &env, addr)
         .await
         .context("serve the API (set LOCAL_API_PORT to use another port)")?;
+    let addr = api.addr;
+    let invoke_port = port("LOCAL_INVOKE_PORT", 9000)?;
+    let functions = vec![
+        ("send-otp".to_owned(), api.send.runtime.clone()),
+        ("verify-otp".to_owned(), api.verify.runtime.clone()),
+    ];
+    // `cargo lambda invoke` sends to [::1]:9000 by default; serve IPv4 loopback too.
+    let invoke = invoke_api::serve(
+        &[
+            SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], invoke_port)),
+            SocketAddr::from(([127, 0, 0, 1], invoke_port)),
+        ],
+        functions,
+    )
+    .await
+    .context("serve the Lambda Invoke API (set LOCAL_INVOKE_PORT to use another port)")?;
+    println!("Lambda Invoke API for `cargo lambda invoke`: {}", invoke[1]);
     println!(
         "\nThe OTP service is running at http://{addr}\n\n  \
          curl -s -X POST http://{addr}/auth/send-otp -H 'content-type: application/json' \\\n    \
