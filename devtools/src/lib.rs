@@ -6,6 +6,7 @@ pub mod dynalite;
 pub mod invoke_api;
 pub mod lambda;
 pub mod plivo_sandbox;
+pub mod request_counter;
 pub mod runtime_api;
 pub mod table;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::CodeLength;
+use crate::domain::{CodeLength, NumberType};
 
 /// A setting that is missing or does not parse. The message names the variable and never
 /// repeats a secret value.
@@ -51,6 +51,73 @@ pub struct OtpConfig {
     pub max_sends_per_hour: Limit,
     pub max_failures_per_hour: Limit,
     pub message_template: String,
+    pub defences: Defences,
+}
+
+/// Abuse and fraud defences (SMS pumping, enumeration, brute force across numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defences {
+    /// Regions codes may be sent to; `None` allows all.
+    pub allowed_countries: Option<Vec<phonenumber::country::Id>>,
+    /// Line types codes may be sent to.
+    pub allowed_number_types: Vec<NumberType>,
+    pub max_sends_per_ip_per_hour: Limit,
+    pub max_sends_per_prefix_per_hour: Limit,
+    /// National digits after the country code that make up a prefix.
+    pub prefix_digits: usize,
+    pub max_sends_per_minute: Limit,
+    pub max_failures_per_ip_per_hour: Limit,
+}
+
+pub const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 2] =
+    [NumberType::Mobile, NumberType::FixedLineOrMobile];
+
+impl Defences {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let allowed_countries = match env.optional("OTP_ALLOWED_COUNTRIES") {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        c.to_ascii_uppercase().parse().map_err(|_| {
+                            problem(
+                                "OTP_ALLOWED_COUNTRIES",
+                                format!("{c:?} is not an ISO 3166 region code such as US or GB"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let allowed_number_types = match env.optional("OTP_ALLOWED_NUMBER_TYPES") {
+            None => DEFAULT_ALLOWED_NUMBER_TYPES.to_vec(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    NumberType::parse(&t.to_ascii_lowercase()).ok_or_else(|| {
+                        let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+                        problem(
+                            "OTP_ALLOWED_NUMBER_TYPES",
+                            format!("{t:?} is not one of {}", names.join(", ")),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(Self {
+            allowed_countries,
+            allowed_number_types,
+            max_sends_per_ip_per_hour: env.limit("OTP_MAX_SENDS_PER_IP_PER_HOUR", 20)?,
+            max_sends_per_prefix_per_hour: env.limit("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 0)?,
+            prefix_digits: env.number("OTP_PREFIX_DIGITS", 4usize, 1..=10)?,
+            max_sends_per_minute: env.limit("OTP_MAX_SENDS_PER_MINUTE", 0)?,
+            max_failures_per_ip_per_hour: env.limit("OTP_MAX_FAILURES_PER_IP_PER_HOUR", 50)?,
+        })
+    }
 }
 
 /// Settings for the Plivo client, needed by `send-otp` only.
@@ -177,6 +244,7 @@ impl OtpConfig {
                 format!("must be at most {} characters", MAX_MESSAGE_CHARS - 100),
             ));
         }
+        let defences = Defences::from_env(&env)?;
         Ok(Self {
             table_name,
             secret,
@@ -187,6 +255,7 @@ impl OtpConfig {
             max_sends_per_hour,
             max_failures_per_hour,
             message_template,
+            defences,
         })
     }
 
@@ -328,6 +397,49 @@ mod tests {
         assert_eq!(cfg.resend_cooldown, Duration::ZERO);
         assert_eq!(cfg.max_sends_per_hour, Limit::Off);
         assert_eq!(cfg.max_failures_per_hour, Limit::AtMost(20));
+    }
+
+    #[test]
+    fn defences_default_to_mobile_numbers_anywhere_with_per_ip_limits() {
+        let d = otp(&[]).unwrap().defences;
+        assert_eq!(d.allowed_countries, None);
+        assert_eq!(
+            d.allowed_number_types,
+            DEFAULT_ALLOWED_NUMBER_TYPES.to_vec()
+        );
+        assert_eq!(d.max_sends_per_ip_per_hour, Limit::AtMost(20));
+        assert_eq!(d.max_sends_per_prefix_per_hour, Limit::Off);
+        assert_eq!(d.prefix_digits, 4);
+        assert_eq!(d.max_sends_per_minute, Limit::Off);
+        assert_eq!(d.max_failures_per_ip_per_hour, Limit::AtMost(50));
+    }
+
+    #[test]
+    fn defences_parse_lists_and_limits() {
+        use phonenumber::country::Id;
+        let d = otp(&[
+            ("OTP_ALLOWED_COUNTRIES", "us, ca,GB"),
+            ("OTP_ALLOWED_NUMBER_TYPES", "mobile,voip"),
+            ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
+            ("OTP_MAX_SENDS_PER_MINUTE", "100"),
+        ])
+        .unwrap()
+        .defences;
+        assert_eq!(d.allowed_countries, Some(vec![Id::US, Id::CA, Id::GB]));
+        assert_eq!(
+            d.allowed_number_types,
+            vec![NumberType::Mobile, NumberType::Voip]
+        );
+        assert_eq!(d.max_sends_per_ip_per_hour, Limit::Off);
+        assert_eq!(d.max_sends_per_minute, Limit::AtMost(100));
+        for (var, value) in [
+            ("OTP_ALLOWED_COUNTRIES", "US,XX"),
+            ("OTP_ALLOWED_COUNTRIES", "USA"),
+            ("OTP_ALLOWED_NUMBER_TYPES", "mobile,landline"),
+            ("OTP_PREFIX_DIGITS", "0"),
+        ] {
+            assert_eq!(otp(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
+        }
     }
 
     #[test]

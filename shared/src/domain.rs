@@ -27,7 +27,83 @@ impl InputError {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
     e164: String,
+    country_code: u16,
     country: Option<phonenumber::country::Id>,
+    number_type: NumberType,
+}
+
+/// What kind of line a number belongs to, as the numbering plan metadata says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NumberType {
+    Mobile,
+    FixedLineOrMobile,
+    FixedLine,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    PersonalNumber,
+    Voip,
+    Pager,
+    Uan,
+    Voicemail,
+    Other,
+}
+
+impl NumberType {
+    pub const ALL: [NumberType; 12] = [
+        NumberType::Mobile,
+        NumberType::FixedLineOrMobile,
+        NumberType::FixedLine,
+        NumberType::TollFree,
+        NumberType::PremiumRate,
+        NumberType::SharedCost,
+        NumberType::PersonalNumber,
+        NumberType::Voip,
+        NumberType::Pager,
+        NumberType::Uan,
+        NumberType::Voicemail,
+        NumberType::Other,
+    ];
+
+    /// The name used in configuration and logs (`mobile`, `premium_rate`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberType::Mobile => "mobile",
+            NumberType::FixedLineOrMobile => "fixed_line_or_mobile",
+            NumberType::FixedLine => "fixed_line",
+            NumberType::TollFree => "toll_free",
+            NumberType::PremiumRate => "premium_rate",
+            NumberType::SharedCost => "shared_cost",
+            NumberType::PersonalNumber => "personal_number",
+            NumberType::Voip => "voip",
+            NumberType::Pager => "pager",
+            NumberType::Uan => "uan",
+            NumberType::Voicemail => "voicemail",
+            NumberType::Other => "other",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    fn from_metadata(t: phonenumber::Type) -> Self {
+        use phonenumber::Type as T;
+        match t {
+            T::Mobile => NumberType::Mobile,
+            T::FixedLineOrMobile => NumberType::FixedLineOrMobile,
+            T::FixedLine => NumberType::FixedLine,
+            T::TollFree => NumberType::TollFree,
+            T::PremiumRate => NumberType::PremiumRate,
+            T::SharedCost => NumberType::SharedCost,
+            T::PersonalNumber => NumberType::PersonalNumber,
+            T::Voip => NumberType::Voip,
+            T::Pager => NumberType::Pager,
+            T::Uan => NumberType::Uan,
+            T::Voicemail => NumberType::Voicemail,
+            _ => NumberType::Other,
+        }
+    }
 }
 
 impl PhoneNumber {
@@ -48,8 +124,14 @@ impl PhoneNumber {
             return Err(invalid());
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        let country = parsed.country().id();
-        Ok(Self { e164, country })
+        Ok(Self {
+            e164,
+            country_code: parsed.code().value(),
+            country: parsed.country().id(),
+            number_type: NumberType::from_metadata(
+                parsed.number_type(&phonenumber::metadata::DATABASE),
+            ),
+        })
     }
 
     /// The full number in E.164 form. Only the SMS request and the keyed hash should see it.
@@ -60,6 +142,19 @@ impl PhoneNumber {
     /// The ISO 3166 region the number belongs to, when the metadata says.
     pub fn country(&self) -> Option<phonenumber::country::Id> {
         self.country
+    }
+
+    /// The kind of line, from the numbering plan.
+    pub fn number_type(&self) -> NumberType {
+        self.number_type
+    }
+
+    /// The country calling code and the first `national_digits` digits of the national
+    /// number, e.g. `+1415` for `+14155552671` with 3: the range a number belongs to.
+    pub fn prefix(&self, national_digits: usize) -> String {
+        let code_len = self.country_code.to_string().len();
+        let end = (1 + code_len + national_digits).min(self.e164.len());
+        self.e164[..end].to_owned()
     }
 
     /// The number with its middle digits hidden, for logs: `+1415*****71`.
@@ -97,6 +192,34 @@ impl fmt::Debug for PhoneNumber {
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
+    }
+}
+
+/// The address a request came from, as API Gateway saw it (never from a header the client
+/// sets). IPv6 addresses count per /64, the block one subscriber usually holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(std::net::IpAddr);
+
+impl ClientIp {
+    pub fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok().map(Self)
+    }
+
+    /// What the per-client limits count: the IPv4 address, or the IPv6 /64.
+    pub fn subject(&self) -> String {
+        match self.0 {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ClientIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientIp(..)")
     }
 }
 
@@ -232,6 +355,61 @@ mod tests {
         assert_eq!(mask_digits("+4915123456789"), "+4915*******89");
         assert_eq!(mask_digits("+12345678"), "+12****78");
         assert_eq!(mask_digits("12"), "**");
+    }
+
+    #[test]
+    fn numbers_carry_their_country_type_and_range() {
+        let us = PhoneNumber::parse("+14155552671").unwrap();
+        assert_eq!(us.country(), Some(phonenumber::country::Id::US));
+        assert_eq!(us.number_type(), NumberType::FixedLineOrMobile);
+        assert_eq!(us.prefix(3), "+1415");
+        let uk_mobile = PhoneNumber::parse("+447400123456").unwrap();
+        assert_eq!(uk_mobile.country(), Some(phonenumber::country::Id::GB));
+        assert_eq!(uk_mobile.number_type(), NumberType::Mobile);
+        assert_eq!(uk_mobile.prefix(4), "+447400");
+        // +44 7911 is a Guernsey range: the region comes from the number, not its code.
+        let guernsey = PhoneNumber::parse("+447911123456").unwrap();
+        assert_eq!(guernsey.country(), Some(phonenumber::country::Id::GG));
+        let cases = [
+            ("+442079460000", NumberType::FixedLine),
+            ("+448001234567", NumberType::TollFree),
+            ("+449098790000", NumberType::PremiumRate),
+            ("+447012345678", NumberType::PersonalNumber),
+            ("+445612345678", NumberType::Voip),
+            ("+445512345678", NumberType::Uan),
+            ("+18005550100", NumberType::TollFree),
+            ("+19005550100", NumberType::PremiumRate),
+        ];
+        for (number, kind) in cases {
+            assert_eq!(
+                PhoneNumber::parse(number).unwrap().number_type(),
+                kind,
+                "{number}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_ips_count_per_address_or_ipv6_block() {
+        let v4 = ClientIp::parse("192.0.2.10").unwrap();
+        assert_eq!(v4.subject(), "192.0.2.10");
+        let a = ClientIp::parse("2001:db8:1:2:aaaa::1").unwrap();
+        let b = ClientIp::parse("2001:db8:1:2:bbbb::2").unwrap();
+        assert_eq!(a.subject(), b.subject());
+        assert_ne!(
+            a.subject(),
+            ClientIp::parse("2001:db8:1:3::1").unwrap().subject()
+        );
+        assert!(ClientIp::parse("not an ip").is_none());
+        assert!(!format!("{v4:?}").contains("192"));
+    }
+
+    #[test]
+    fn number_type_names_round_trip() {
+        for t in NumberType::ALL {
+            assert_eq!(NumberType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(NumberType::parse("satellite"), None);
     }
 
     #[test]

@@ -12,6 +12,12 @@ use crate::store::StoreError;
 pub enum OtpError {
     #[error("invalid request: {0}")]
     InvalidRequest(#[from] InputError),
+    /// The number's region is not in `OTP_ALLOWED_COUNTRIES`.
+    #[error("country not allowed")]
+    CountryNotAllowed,
+    /// The number's line type is not in `OTP_ALLOWED_NUMBER_TYPES`.
+    #[error("number type not allowed")]
+    NumberTypeNotAllowed,
     /// Wrong, expired, used or missing code: deliberately one variant.
     #[error("invalid or expired code")]
     InvalidOtp,
@@ -48,7 +54,9 @@ struct ErrorBody<'a> {
 impl OtpError {
     pub fn status(&self) -> StatusCode {
         match self {
-            OtpError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            OtpError::InvalidRequest(_)
+            | OtpError::CountryNotAllowed
+            | OtpError::NumberTypeNotAllowed => StatusCode::BAD_REQUEST,
             OtpError::InvalidOtp => StatusCode::UNAUTHORIZED,
             OtpError::TooManyAttempts { .. } | OtpError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -63,6 +71,8 @@ impl OtpError {
     pub fn code(&self) -> &'static str {
         match self {
             OtpError::InvalidRequest(_) => "invalid_request",
+            OtpError::CountryNotAllowed => "country_not_allowed",
+            OtpError::NumberTypeNotAllowed => "number_type_not_allowed",
             OtpError::InvalidOtp => "invalid_otp",
             OtpError::TooManyAttempts { .. } => "too_many_attempts",
             OtpError::RateLimited { .. } => "rate_limited",
@@ -75,6 +85,10 @@ impl OtpError {
     fn public_message(&self) -> &str {
         match self {
             OtpError::InvalidRequest(e) => e.message(),
+            OtpError::CountryNotAllowed => "Codes cannot be sent to numbers in this country",
+            OtpError::NumberTypeNotAllowed => {
+                "Codes cannot be sent to this kind of number; use a mobile number"
+            }
             OtpError::InvalidOtp => "The code is invalid or has expired",
             OtpError::TooManyAttempts { .. } => "Too many wrong codes; request a new code later",
             OtpError::RateLimited { .. } => "Too many codes requested; try again later",

@@ -15,6 +15,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 const PHONE_LABEL: &[u8] = b"otp-lambda/v1/phone-key";
 const CODE_LABEL: &[u8] = b"otp-lambda/v1/code-hash";
+const COUNTER_LABEL: &[u8] = b"otp-lambda/v1/counter-subject";
 
 /// The partition key for one phone number: hex of its keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -55,6 +56,7 @@ impl std::fmt::Debug for CodeHash {
 pub struct Hasher {
     phone_key: SecretBox<[u8; 32]>,
     code_key: SecretBox<[u8; 32]>,
+    counter_key: SecretBox<[u8; 32]>,
 }
 
 impl Hasher {
@@ -69,6 +71,7 @@ impl Hasher {
         Self {
             phone_key: derive(PHONE_LABEL),
             code_key: derive(CODE_LABEL),
+            counter_key: derive(COUNTER_LABEL),
         }
     }
 
@@ -77,6 +80,17 @@ impl Hasher {
             .expect("hmac accepts any key length");
         mac.update(phone.e164().as_bytes());
         PhoneKey(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// A keyed hash (128 bits, hex) naming what a counter counts, e.g. a client IP, so the
+    /// table holds no address or number range in clear.
+    pub fn counter_subject(&self, kind: &str, value: &str) -> String {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.counter_key.expose_secret())
+            .expect("hmac accepts any key length");
+        mac.update(kind.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Hash of `code` as sent to the number behind `key`: the same code for another number
@@ -146,6 +160,17 @@ mod tests {
             !h.code_hash(&k1, &c)
                 .ct_eq(&h.code_hash(&k1, &code("123457")))
         );
+    }
+
+    #[test]
+    fn counter_subjects_depend_on_kind_and_value_and_hide_both() {
+        let h = hasher(SECRET);
+        let a = h.counter_subject("ip", "192.0.2.10");
+        assert_eq!(a.len(), 32);
+        assert!(!a.contains("192"));
+        assert_eq!(a, h.counter_subject("ip", "192.0.2.10"));
+        assert_ne!(a, h.counter_subject("ip", "192.0.2.11"));
+        assert_ne!(a, h.counter_subject("prefix", "192.0.2.10"));
     }
 
     #[test]

@@ -3,14 +3,15 @@
 //! events alike and ignores the route path: API Gateway has already routed the request.
 
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::domain::{InputError, OtpCode, PhoneNumber};
+use crate::domain::{ClientIp, InputError, OtpCode, PhoneNumber};
 use crate::error::{OtpError, json_response};
-use crate::service::{SendOtp, VerifyOtp};
+use crate::service::{Caller, SendOtp, VerifyOtp};
 
 /// Bodies above this size are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -45,6 +46,19 @@ fn json_object(req: &Request) -> Result<Map<String, Value>, InputError> {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(InputError::new("request body must be a JSON object")),
         Err(_) => Err(InputError::new("request body must be valid JSON")),
+    }
+}
+
+/// The caller as API Gateway saw it: the source IP from the request context, which the
+/// client cannot set (unlike `X-Forwarded-For`).
+pub fn caller(req: &Request) -> Caller {
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
+        _ => None,
+    };
+    Caller {
+        ip: ip.and_then(ClientIp::parse),
     }
 }
 
@@ -90,7 +104,7 @@ pub async fn send_otp(app: &SendOtp, req: Request) -> Response<Body> {
         let body = json_object(&req)?;
         let phone = PhoneNumber::parse(string_field(&body, "phoneNumber")?)?;
         tracing::Span::current().record("phone", tracing::field::display(&phone));
-        let sent = app.send(&phone).await?;
+        let sent = app.send(&phone, &caller(&req)).await?;
         Ok(SendResponse {
             success: true,
             message: "OTP sent successfully",
@@ -110,7 +124,7 @@ pub async fn verify_otp(app: &VerifyOtp, req: Request) -> Response<Body> {
         let phone = PhoneNumber::parse(string_field(&body, "phoneNumber")?)?;
         tracing::Span::current().record("phone", tracing::field::display(&phone));
         let code = OtpCode::parse(string_field(&body, "otp")?, app.config().code_length)?;
-        app.verify(&phone, &code).await?;
+        app.verify(&phone, &code, &caller(&req)).await?;
         Ok(VerifyResponse {
             success: true,
             message: "OTP verified successfully",

@@ -5,21 +5,77 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::clock::Clock;
-use crate::config::OtpConfig;
-use crate::domain::{OtpCode, PhoneNumber};
+use crate::config::{Defences, Limit, OtpConfig};
+use crate::domain::{ClientIp, OtpCode, PhoneNumber};
 use crate::error::OtpError;
 use crate::hashing::Hasher;
 use crate::otp::generate_code;
 use crate::sms::PlivoSmsSender;
-use crate::store::{DynamoDbOtpStore, Limits, SendDecision, VerifyDecision};
+use crate::store::{Counter, DynamoDbOtpStore, Limits, SendDecision, VerifyDecision};
 
-/// Everything `send-otp` needs, built once per execution environment.
-pub struct SendOtp {
+const HOUR: u64 = 3600;
+const MINUTE: u64 = 60;
+
+/// Who is asking: what API Gateway knows of the caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller {
+    pub ip: Option<ClientIp>,
+}
+
+/// The parts both functions share: configuration, hashing, the store and the clock.
+struct Core {
     config: OtpConfig,
     hasher: Hasher,
     store: DynamoDbOtpStore,
-    sms: PlivoSmsSender,
     clock: Arc<dyn Clock>,
+}
+
+impl Core {
+    fn new(config: OtpConfig, dynamodb: aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            hasher: Hasher::new(&config.secret),
+            store: DynamoDbOtpStore::new(
+                dynamodb,
+                &config.table_name,
+                Limits::from_config(&config),
+            ),
+            config,
+            clock,
+        }
+    }
+
+    fn defences(&self) -> &Defences {
+        &self.config.defences
+    }
+
+    /// The per-IP counter of `kind` for the caller, when the limit is on and the IP known.
+    fn ip_counter(&self, kind: &str, caller: &Caller, limit: Limit, now: u64) -> Option<Counter> {
+        let ip = caller.ip?;
+        (limit != Limit::Off).then(|| {
+            Counter::new(
+                kind,
+                &self.hasher.counter_subject(kind, &ip.subject()),
+                HOUR,
+                now,
+            )
+        })
+    }
+
+    /// Returns units taken for a request that stopped before sending. A failure here only
+    /// makes a limit stricter for the rest of its bucket, so it is logged, not returned.
+    async fn give_back(&self, counters: &[Counter]) {
+        for counter in counters {
+            if let Err(e) = self.store.give_back(counter).await {
+                tracing::warn!(error.message = %e, "could not return a counter unit");
+            }
+        }
+    }
+}
+
+/// Everything `send-otp` needs, built once per execution environment.
+pub struct SendOtp {
+    core: Core,
+    sms: PlivoSmsSender,
 }
 
 /// A code is on its way.
@@ -37,59 +93,135 @@ impl SendOtp {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            hasher: Hasher::new(&config.secret),
-            store: DynamoDbOtpStore::new(
-                dynamodb,
-                &config.table_name,
-                Limits::from_config(&config),
-            ),
-            config,
+            core: Core::new(config, dynamodb, clock),
             sms,
-            clock,
         }
     }
 
     pub fn config(&self) -> &OtpConfig {
-        &self.config
+        &self.core.config
+    }
+
+    /// Refuses destinations outside the allowed regions and line types.
+    fn screen(&self, phone: &PhoneNumber) -> Result<(), OtpError> {
+        let defences = self.core.defences();
+        if let Some(allowed) = &defences.allowed_countries
+            && !phone.country().is_some_and(|c| allowed.contains(&c))
+        {
+            tracing::info!(country = ?phone.country(), "destination country not allowed");
+            return Err(OtpError::CountryNotAllowed);
+        }
+        if !defences.allowed_number_types.contains(&phone.number_type()) {
+            tracing::info!(
+                number_type = phone.number_type().as_str(),
+                "number type not allowed"
+            );
+            return Err(OtpError::NumberTypeNotAllowed);
+        }
+        Ok(())
+    }
+
+    /// The counters a send must take a unit from, each with its limit: the deployment-wide
+    /// budget per minute, the caller's IP per hour and the number's range per hour. Only
+    /// those switched on.
+    fn send_counters(
+        &self,
+        phone: &PhoneNumber,
+        caller: &Caller,
+        now: u64,
+    ) -> Vec<(Counter, Limit, &'static str)> {
+        let d = self.core.defences();
+        let mut counters = Vec::new();
+        if d.max_sends_per_minute != Limit::Off {
+            counters.push((
+                Counter::new("global", "sends", MINUTE, now),
+                d.max_sends_per_minute,
+                "global sends per minute",
+            ));
+        }
+        if let Some(c) = self
+            .core
+            .ip_counter("ip-send", caller, d.max_sends_per_ip_per_hour, now)
+        {
+            counters.push((
+                c,
+                d.max_sends_per_ip_per_hour,
+                "sends per client ip per hour",
+            ));
+        }
+        if d.max_sends_per_prefix_per_hour != Limit::Off {
+            let prefix = phone.prefix(d.prefix_digits);
+            let subject = self.core.hasher.counter_subject("prefix", &prefix);
+            counters.push((
+                Counter::new("prefix", &subject, HOUR, now),
+                d.max_sends_per_prefix_per_hour,
+                "sends per number prefix per hour",
+            ));
+        }
+        counters
     }
 
     /// Stores the hash of a fresh code, then sends the code. The write comes first so every
     /// delivered code can be verified; if the SMS finally fails, the stored code is voided.
-    pub async fn send(&self, phone: &PhoneNumber) -> Result<Sent, OtpError> {
-        let key = self.hasher.phone_key(phone);
-        let code = generate_code(self.config.code_length);
-        let hash = self.hasher.code_hash(&key, &code);
-        let now = self.clock.now();
-        match self.store.store_code(&key, &hash, now).await? {
-            SendDecision::Stored => {}
-            SendDecision::RateLimited { retry_after } => {
-                return Err(OtpError::RateLimited { retry_after });
+    pub async fn send(&self, phone: &PhoneNumber, caller: &Caller) -> Result<Sent, OtpError> {
+        self.screen(phone)?;
+        let core = &self.core;
+        let key = core.hasher.phone_key(phone);
+        let code = generate_code(core.config.code_length);
+        let hash = core.hasher.code_hash(&key, &code);
+        let now = core.clock.now();
+
+        let mut taken = Vec::new();
+        for (counter, limit, what) in self.send_counters(phone, caller, now) {
+            match core.store.take(&counter, limit, now).await {
+                Ok(None) => taken.push(counter),
+                Ok(Some(retry_after)) => {
+                    core.give_back(&taken).await;
+                    if what.contains("prefix") {
+                        let prefix = phone.prefix(core.defences().prefix_digits);
+                        tracing::warn!(limit = what, %prefix, "send limit reached");
+                    } else {
+                        tracing::warn!(limit = what, "send limit reached");
+                    }
+                    return Err(OtpError::RateLimited { retry_after });
+                }
+                Err(e) => {
+                    core.give_back(&taken).await;
+                    return Err(e.into());
+                }
             }
         }
-        let text = SecretString::from(self.config.render_message(code.expose()));
+        match core.store.store_code(&key, &hash, now).await {
+            Ok(SendDecision::Stored) => {}
+            Ok(SendDecision::RateLimited { retry_after }) => {
+                core.give_back(&taken).await;
+                return Err(OtpError::RateLimited { retry_after });
+            }
+            Err(e) => {
+                core.give_back(&taken).await;
+                return Err(e.into());
+            }
+        }
+        let text = SecretString::from(core.config.render_message(code.expose()));
         drop(code);
         if let Err(sms_error) = self.sms.send(phone, &text).await {
-            match self.store.void_code(&key, &hash).await {
-                Ok(_) => {}
-                Err(e) => tracing::error!(
+            if let Err(e) = core.store.void_code(&key, &hash).await {
+                tracing::error!(
                     error.message = %e,
                     "could not void a code whose sms failed; it expires on its own"
-                ),
+                );
             }
             return Err(OtpError::SmsFailed(sms_error));
         }
         Ok(Sent {
-            expires_in: self.config.expiry.as_secs(),
+            expires_in: core.config.expiry.as_secs(),
         })
     }
 }
 
 /// Everything `verify-otp` needs, built once per execution environment.
 pub struct VerifyOtp {
-    config: OtpConfig,
-    hasher: Hasher,
-    store: DynamoDbOtpStore,
-    clock: Arc<dyn Clock>,
+    core: Core,
 }
 
 impl VerifyOtp {
@@ -99,27 +231,45 @@ impl VerifyOtp {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            hasher: Hasher::new(&config.secret),
-            store: DynamoDbOtpStore::new(
-                dynamodb,
-                &config.table_name,
-                Limits::from_config(&config),
-            ),
-            config,
-            clock,
+            core: Core::new(config, dynamodb, clock),
         }
     }
 
     pub fn config(&self) -> &OtpConfig {
-        &self.config
+        &self.core.config
     }
 
     /// Accepts the pending code for `phone` once. Every failure to match is the same
-    /// [`OtpError::InvalidOtp`], except when the attempts are used up.
-    pub async fn verify(&self, phone: &PhoneNumber, code: &OtpCode) -> Result<(), OtpError> {
-        let key = self.hasher.phone_key(phone);
-        let hash = self.hasher.code_hash(&key, code);
-        match self.store.verify(&key, &hash, self.clock.now()).await? {
+    /// [`OtpError::InvalidOtp`], except when attempts are used up.
+    ///
+    /// With a per-IP failure budget, each guess first reserves a unit of the caller's budget
+    /// (so concurrent guesses can never exceed it) and a right guess returns it.
+    pub async fn verify(
+        &self,
+        phone: &PhoneNumber,
+        code: &OtpCode,
+        caller: &Caller,
+    ) -> Result<(), OtpError> {
+        let core = &self.core;
+        let key = core.hasher.phone_key(phone);
+        let hash = core.hasher.code_hash(&key, code);
+        let now = core.clock.now();
+        let limit = core.defences().max_failures_per_ip_per_hour;
+        let reserved = core.ip_counter("ip-fail", caller, limit, now);
+        if let Some(counter) = &reserved
+            && let Some(retry_after) = core.store.take(counter, limit, now).await?
+        {
+            tracing::warn!(
+                limit = "failed verifies per client ip per hour",
+                "verify limit reached"
+            );
+            return Err(OtpError::TooManyAttempts { retry_after });
+        }
+        let decision = core.store.verify(&key, &hash, now).await;
+        if matches!(decision, Ok(VerifyDecision::Verified) | Err(_)) {
+            core.give_back(reserved.as_slice()).await;
+        }
+        match decision? {
             VerifyDecision::Verified => Ok(()),
             VerifyDecision::Rejected => Err(OtpError::InvalidOtp),
             VerifyDecision::Exhausted { retry_after } => {

@@ -30,6 +30,8 @@ use crate::hashing::{CodeHash, PhoneKey};
 
 pub const PARTITION_KEY: &str = "pk";
 pub const TTL_ATTRIBUTE: &str = "ttl";
+/// The attribute of counter items (per IP, per prefix, per minute).
+pub const COUNT_ATTRIBUTE: &str = "count";
 /// Length of the per-number rate-limit window, in seconds.
 pub const WINDOW_SECONDS: u64 = 3600;
 
@@ -94,6 +96,33 @@ impl Limits {
             max_sends_per_window: cfg.max_sends_per_hour,
             max_failures_per_window: cfg.max_failures_per_hour,
         }
+    }
+}
+
+/// Seconds a counter item outlives its bucket before DynamoDB may delete it.
+const COUNTER_GRACE: u64 = 60;
+
+/// A counter in its own item: one per subject (a hashed IP, a hashed prefix, the whole
+/// deployment) and time bucket. Its key never collides with a phone item's (64 hex digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    key: String,
+    /// Epoch seconds at which the bucket ends and a fresh counter starts.
+    ends_at: u64,
+}
+
+impl Counter {
+    /// The counter for `subject` in the `period`-second bucket that holds `now`.
+    pub fn new(kind: &str, subject: &str, period: u64, now: u64) -> Self {
+        let bucket = now / period;
+        Self {
+            key: format!("{kind}#{subject}#{bucket}"),
+            ends_at: (bucket + 1) * period,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
@@ -212,7 +241,7 @@ impl DynamoDbOtpStore {
 
     async fn update(
         &self,
-        key: &PhoneKey,
+        pk: &str,
         update: &str,
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
@@ -222,12 +251,15 @@ impl DynamoDbOtpStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PARTITION_KEY, AttributeValue::S(key.as_str().to_owned()))
+            .key(PARTITION_KEY, AttributeValue::S(pk.to_owned()))
             .update_expression(update)
             .condition_expression(condition);
-        // `ttl` is a reserved word; DynamoDB refuses names an expression does not use.
-        if update.contains("#ttl") {
-            request = request.expression_attribute_names("#ttl", TTL_ATTRIBUTE);
+        // `ttl` and `count` are reserved words; DynamoDB refuses names an expression does not
+        // use, so only the ones in use are passed.
+        for (placeholder, name) in [("#ttl", TTL_ATTRIBUTE), ("#count", COUNT_ATTRIBUTE)] {
+            if update.contains(placeholder) || condition.contains(placeholder) {
+                request = request.expression_attribute_names(placeholder, name);
+            }
         }
         let result = request
             .set_expression_attribute_values(Some(values))
@@ -294,7 +326,7 @@ impl DynamoDbOtpStore {
         in_window.push((":max_failures", n(l.max_failures_per_window.bound())));
         let first = self
             .update(
-                key,
+                key.as_str(),
                 "SET code_hash = :h, code_expires_at = :exp, attempts = :zero, \
                  last_sent_at = :now, #ttl = :ttl, \
                  window_started_at = if_not_exists(window_started_at, :now), \
@@ -318,7 +350,7 @@ impl DynamoDbOtpStore {
         if window_over != Some(false) {
             let second = self
                 .update(
-                    key,
+                    key.as_str(),
                     "SET code_hash = :h, code_expires_at = :exp, attempts = :zero, \
                      last_sent_at = :now, #ttl = :ttl, window_started_at = :now, \
                      sends_in_window = :one, failures_in_window = :zero",
@@ -361,7 +393,7 @@ impl DynamoDbOtpStore {
         };
         let consumed = self
             .update(
-                key,
+                key.as_str(),
                 "REMOVE code_hash, code_expires_at",
                 "code_hash = :h AND code_expires_at > :now AND attempts < :max_attempts \
                  AND failures_in_window < :max_failures",
@@ -375,7 +407,7 @@ impl DynamoDbOtpStore {
         count.push((":one", n(1)));
         let counted = self
             .update(
-                key,
+                key.as_str(),
                 "ADD attempts :one, failures_in_window :one",
                 "attribute_exists(code_hash) AND code_hash <> :h AND code_expires_at > :now \
                  AND attempts < :max_attempts AND failures_in_window < :max_failures",
@@ -401,12 +433,53 @@ impl DynamoDbOtpStore {
         }
     }
 
+    /// Takes one unit from a counter unless it has reached `limit`. `None` when taken,
+    /// otherwise the seconds until the counter's bucket ends. One conditional write.
+    pub async fn take(
+        &self,
+        counter: &Counter,
+        limit: Limit,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let result = self
+            .update(
+                &counter.key,
+                "ADD #count :one SET #ttl = :ttl",
+                "attribute_not_exists(#count) OR #count < :limit",
+                vec![
+                    (":one", n(1)),
+                    (":ttl", n(counter.ends_at + COUNTER_GRACE)),
+                    (":limit", n(limit.bound())),
+                ],
+            )
+            .await?;
+        Ok(match result {
+            Conditional::Applied(_) => None,
+            Conditional::Refused(_) => Some(counter.ends_at.saturating_sub(now).max(1)),
+        })
+    }
+
+    /// Returns a unit taken by [`take`](Self::take) for a request that went no further.
+    pub async fn give_back(&self, counter: &Counter) -> Result<(), StoreError> {
+        self.update(
+            &counter.key,
+            "ADD #count :minus_one",
+            "#count > :zero",
+            vec![
+                (":minus_one", AttributeValue::N("-1".into())),
+                (":zero", n(0)),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Voids the code just stored when the SMS could not be sent, unless it was replaced or
     /// used meanwhile.
     pub async fn void_code(&self, key: &PhoneKey, hash: &CodeHash) -> Result<bool, StoreError> {
         let result = self
             .update(
-                key,
+                key.as_str(),
                 "REMOVE code_hash, code_expires_at",
                 "code_hash = :h",
                 vec![(":h", b(hash))],
@@ -475,6 +548,15 @@ mod tests {
             ("failures_in_window", 10),
         ]));
         assert_eq!(s.retry_after(&limits(), 1010), 900 + 3600 - 1010);
+    }
+
+    #[test]
+    fn counters_are_bucketed_by_period() {
+        let c = Counter::new("global", "all", 60, 1_000_030);
+        assert_eq!(c.key(), "global#all#16667");
+        assert_eq!(c.ends_at, 1_000_020 + 60);
+        assert_eq!(Counter::new("global", "all", 60, 1_000_079), c);
+        assert_ne!(Counter::new("global", "all", 60, 1_000_080), c);
     }
 
     #[test]

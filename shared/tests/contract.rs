@@ -21,6 +21,8 @@ fn yaml(name: &str) -> Value {
 fn every_error() -> Vec<OtpError> {
     vec![
         InputError::new("x").into(),
+        OtpError::CountryNotAllowed,
+        OtpError::NumberTypeNotAllowed,
         OtpError::InvalidOtp,
         OtpError::TooManyAttempts { retry_after: 1 },
         OtpError::RateLimited { retry_after: 1 },
@@ -99,7 +101,14 @@ fn every_error_code_and_status_is_documented() {
     assert_eq!(statuses("/auth/send-otp"), send);
     let verify: BTreeSet<u16> = every_error()
         .iter()
-        .filter(|e| !matches!(e, OtpError::SmsFailed(_)))
+        .filter(|e| {
+            !matches!(
+                e,
+                OtpError::SmsFailed(_)
+                    | OtpError::CountryNotAllowed
+                    | OtpError::NumberTypeNotAllowed
+            )
+        })
         .map(|e| e.status().as_u16())
         .chain([200])
         .collect();
@@ -130,7 +139,7 @@ fn every_setting_is_wired_in_the_template_and_documented_in_the_readme() {
     vars.extend(variables_read(|l| {
         PlivoConfig::from_lookup(l).unwrap();
     }));
-    assert!(vars.len() >= 14, "{vars:?}");
+    assert!(vars.len() >= 21, "{vars:?}");
 
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();

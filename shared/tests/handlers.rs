@@ -166,7 +166,7 @@ async fn bad_verify_input_gets_400_and_counts_no_attempt() {
         let response = verify_otp(&verifier, event_with_otp("verify-otp.json", otp)).await;
         assert_error(&response, 400, "invalid_request");
     }
-    let items = stack.items().await;
+    let items = stack.phone_items().await;
     assert_eq!(items[0]["attempts"].as_n().unwrap(), "0");
     // With a single attempt allowed, the code still works: nothing above was counted.
     let response = verify_otp(&verifier, event_with_otp("verify-otp.json", &code)).await;

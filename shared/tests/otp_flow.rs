@@ -31,7 +31,7 @@ fn wrong(right: &str) -> String {
 #[tokio::test]
 async fn a_sent_code_verifies_once() {
     let stack = Stack::new(&[]).await;
-    let sent = stack.sender().send(&phone()).await.unwrap();
+    let sent = stack.sender().send(&phone(), &ANYONE).await.unwrap();
     assert_eq!(sent.expires_in, 300);
 
     let sms = stack.plivo.sent().await;
@@ -46,22 +46,28 @@ async fn a_sent_code_verifies_once() {
     );
 
     let verifier = stack.verifier();
-    verifier.verify(&phone(), &code(&right)).await.unwrap();
-    let again = verifier.verify(&phone(), &code(&right)).await;
+    verifier
+        .verify(&phone(), &code(&right), &ANYONE)
+        .await
+        .unwrap();
+    let again = verifier.verify(&phone(), &code(&right), &ANYONE).await;
     assert!(matches!(again, Err(OtpError::InvalidOtp)), "{again:?}");
 }
 
 #[tokio::test]
 async fn the_code_is_bound_to_the_number_it_was_sent_to() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
     let other = PhoneNumber::parse("+14155552672").unwrap();
-    let result = stack.verifier().verify(&other, &code(&right)).await;
+    let result = stack
+        .verifier()
+        .verify(&other, &code(&right), &ANYONE)
+        .await;
     assert!(matches!(result, Err(OtpError::InvalidOtp)));
     stack
         .verifier()
-        .verify(&phone(), &code(&right))
+        .verify(&phone(), &code(&right), &ANYONE)
         .await
         .unwrap();
 }
@@ -69,7 +75,7 @@ async fn the_code_is_bound_to_the_number_it_was_sent_to() {
 #[tokio::test]
 async fn nothing_secret_is_stored_in_plain_text() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
 
     let items = stack.items().await;
@@ -96,7 +102,7 @@ async fn items_carry_the_tables_ttl_attribute_in_epoch_seconds() {
         Some(true)
     );
 
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let items = stack.items().await;
     let ttl: u64 = items[0][TTL_ATTRIBUTE].as_n().unwrap().parse().unwrap();
     let now = stack.clock.now();
@@ -110,11 +116,14 @@ async fn items_carry_the_tables_ttl_attribute_in_epoch_seconds() {
 #[tokio::test]
 async fn an_expired_code_is_refused_even_before_dynamodb_deletes_it() {
     let stack = Stack::new(&[("OTP_EXPIRY_SECONDS", "60")]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
 
     stack.clock.advance(60);
-    let result = stack.verifier().verify(&phone(), &code(&right)).await;
+    let result = stack
+        .verifier()
+        .verify(&phone(), &code(&right), &ANYONE)
+        .await;
     assert!(matches!(result, Err(OtpError::InvalidOtp)), "{result:?}");
     // The item is still there: expiry came from the stored time, not from deletion.
     assert_eq!(stack.items().await.len(), 1);
@@ -123,12 +132,12 @@ async fn an_expired_code_is_refused_even_before_dynamodb_deletes_it() {
 #[tokio::test]
 async fn a_code_is_accepted_until_its_last_second() {
     let stack = Stack::new(&[("OTP_EXPIRY_SECONDS", "60")]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
     stack.clock.advance(59);
     stack
         .verifier()
-        .verify(&phone(), &code(&right))
+        .verify(&phone(), &code(&right), &ANYONE)
         .await
         .unwrap();
 }
@@ -138,24 +147,33 @@ async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
     let stack = Stack::new(&[("OTP_EXPIRY_SECONDS", "60")]).await;
     let verifier = stack.verifier();
     let none = verifier
-        .verify(&phone(), &code("123456"))
+        .verify(&phone(), &code("123456"), &ANYONE)
         .await
         .unwrap_err();
 
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
     let wrong_code = verifier
-        .verify(&phone(), &code(&wrong(&right)))
+        .verify(&phone(), &code(&wrong(&right)), &ANYONE)
         .await
         .unwrap_err();
-    verifier.verify(&phone(), &code(&right)).await.unwrap();
-    let used = verifier.verify(&phone(), &code(&right)).await.unwrap_err();
+    verifier
+        .verify(&phone(), &code(&right), &ANYONE)
+        .await
+        .unwrap();
+    let used = verifier
+        .verify(&phone(), &code(&right), &ANYONE)
+        .await
+        .unwrap_err();
 
     stack.clock.advance(60);
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let fresh = stack.plivo.last_code().await;
     stack.clock.advance(60);
-    let expired = verifier.verify(&phone(), &code(&fresh)).await.unwrap_err();
+    let expired = verifier
+        .verify(&phone(), &code(&fresh), &ANYONE)
+        .await
+        .unwrap_err();
 
     let bodies: Vec<_> = [none, wrong_code, used, expired]
         .iter()
@@ -171,21 +189,21 @@ async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
 #[tokio::test]
 async fn wrong_guesses_burn_the_code_after_max_attempts() {
     let stack = Stack::new(&[("OTP_MAX_ATTEMPTS", "3")]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
     let verifier = stack.verifier();
     let bad = code(&wrong(&right));
 
     for _ in 0..2 {
-        let r = verifier.verify(&phone(), &bad).await;
+        let r = verifier.verify(&phone(), &bad, &ANYONE).await;
         assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
     }
-    let third = verifier.verify(&phone(), &bad).await;
+    let third = verifier.verify(&phone(), &bad, &ANYONE).await;
     assert!(
         matches!(third, Err(OtpError::TooManyAttempts { .. })),
         "{third:?}"
     );
-    let right_after = verifier.verify(&phone(), &code(&right)).await;
+    let right_after = verifier.verify(&phone(), &code(&right), &ANYONE).await;
     match right_after {
         Err(OtpError::TooManyAttempts { retry_after }) => assert!(retry_after >= 1),
         other => panic!("the burned code was accepted: {other:?}"),
@@ -199,7 +217,7 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
         ("OTP_MAX_FAILURES_PER_HOUR", "0"),
     ])
     .await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
     let bad = wrong(&right);
 
@@ -209,7 +227,7 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
         let verifier = instances[i % instances.len()].clone();
         let bad = bad.clone();
         tasks.push(tokio::spawn(async move {
-            verifier.verify(&phone(), &code(&bad)).await
+            verifier.verify(&phone(), &code(&bad), &ANYONE).await
         }));
     }
     let mut refused = 0;
@@ -227,7 +245,10 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
     let items = stack.items().await;
     assert_eq!(items[0]["attempts"].as_n().unwrap(), "5");
 
-    let after = stack.verifier().verify(&phone(), &code(&right)).await;
+    let after = stack
+        .verifier()
+        .verify(&phone(), &code(&right), &ANYONE)
+        .await;
     assert!(
         matches!(after, Err(OtpError::TooManyAttempts { .. })),
         "{after:?}"
@@ -237,7 +258,7 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_verifies_with_the_right_code_succeed_exactly_once() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
 
     let mut tasks = Vec::new();
@@ -245,7 +266,7 @@ async fn eight_concurrent_verifies_with_the_right_code_succeed_exactly_once() {
         let verifier = stack.verifier();
         let right = right.clone();
         tasks.push(tokio::spawn(async move {
-            verifier.verify(&phone(), &code(&right)).await
+            verifier.verify(&phone(), &code(&right), &ANYONE).await
         }));
     }
     let mut ok = 0;
@@ -263,15 +284,15 @@ async fn eight_concurrent_verifies_with_the_right_code_succeed_exactly_once() {
 async fn a_resend_within_the_cooldown_is_rate_limited() {
     let stack = Stack::new(&[("OTP_RESEND_COOLDOWN_SECONDS", "30")]).await;
     let sender = stack.sender();
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     stack.clock.advance(10);
-    match sender.send(&phone()).await {
+    match sender.send(&phone(), &ANYONE).await {
         Err(OtpError::RateLimited { retry_after }) => assert_eq!(retry_after, 20),
         other => panic!("expected rate limiting, got {other:?}"),
     }
     assert_eq!(stack.plivo.sent().await.len(), 1);
     stack.clock.advance(20);
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     assert_eq!(stack.plivo.sent().await.len(), 2);
 }
 
@@ -281,7 +302,9 @@ async fn concurrent_sends_to_one_number_send_exactly_one_sms() {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let sender = stack.sender();
-        tasks.push(tokio::spawn(async move { sender.send(&phone()).await }));
+        tasks.push(tokio::spawn(
+            async move { sender.send(&phone(), &ANYONE).await },
+        ));
     }
     let mut ok = 0;
     for task in tasks {
@@ -299,18 +322,21 @@ async fn concurrent_sends_to_one_number_send_exactly_one_sms() {
 async fn a_new_code_replaces_the_old_one() {
     let stack = Stack::new(&[("OTP_RESEND_COOLDOWN_SECONDS", "30")]).await;
     let sender = stack.sender();
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     let first = stack.plivo.last_code().await;
     stack.clock.advance(30);
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     let second = stack.plivo.last_code().await;
 
     let verifier = stack.verifier();
     if first != second {
-        let old = verifier.verify(&phone(), &code(&first)).await;
+        let old = verifier.verify(&phone(), &code(&first), &ANYONE).await;
         assert!(matches!(old, Err(OtpError::InvalidOtp)), "{old:?}");
     }
-    verifier.verify(&phone(), &code(&second)).await.unwrap();
+    verifier
+        .verify(&phone(), &code(&second), &ANYONE)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -322,16 +348,16 @@ async fn the_hourly_send_cap_holds_and_reopens_after_the_window() {
     .await;
     let sender = stack.sender();
     for _ in 0..3 {
-        sender.send(&phone()).await.unwrap();
+        sender.send(&phone(), &ANYONE).await.unwrap();
         stack.clock.advance(60);
     }
-    match sender.send(&phone()).await {
+    match sender.send(&phone(), &ANYONE).await {
         Err(OtpError::RateLimited { retry_after }) => assert_eq!(retry_after, 3600 - 180),
         other => panic!("expected rate limiting, got {other:?}"),
     }
     assert_eq!(stack.plivo.sent().await.len(), 3);
     stack.clock.advance(3600 - 180);
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     assert_eq!(stack.plivo.sent().await.len(), 4);
 }
 
@@ -348,37 +374,46 @@ async fn asking_for_new_codes_does_not_buy_more_guesses() {
     let verifier = stack.verifier();
 
     // First code: three wrong guesses burn it (failures: 3).
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     let first = stack.plivo.last_code().await;
     for _ in 0..3 {
-        let _ = verifier.verify(&phone(), &code(&wrong(&first))).await;
+        let _ = verifier
+            .verify(&phone(), &code(&wrong(&first)), &ANYONE)
+            .await;
     }
     // Second code: the number has two failures left, not three.
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     let second = stack.plivo.last_code().await;
-    let r = verifier.verify(&phone(), &code(&wrong(&second))).await;
+    let r = verifier
+        .verify(&phone(), &code(&wrong(&second)), &ANYONE)
+        .await;
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
-    let r = verifier.verify(&phone(), &code(&wrong(&second))).await;
+    let r = verifier
+        .verify(&phone(), &code(&wrong(&second)), &ANYONE)
+        .await;
     assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
     // Budget spent: the right code fails, and no new code is sent until the hour is over.
-    let r = verifier.verify(&phone(), &code(&second)).await;
+    let r = verifier.verify(&phone(), &code(&second), &ANYONE).await;
     assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
-    match sender.send(&phone()).await {
+    match sender.send(&phone(), &ANYONE).await {
         Err(OtpError::RateLimited { retry_after }) => assert_eq!(retry_after, 3600),
         other => panic!("expected rate limiting, got {other:?}"),
     }
     assert_eq!(stack.plivo.sent().await.len(), 2);
 
     stack.clock.advance(3600);
-    sender.send(&phone()).await.unwrap();
+    sender.send(&phone(), &ANYONE).await.unwrap();
     let third = stack.plivo.last_code().await;
-    verifier.verify(&phone(), &code(&third)).await.unwrap();
+    verifier
+        .verify(&phone(), &code(&third), &ANYONE)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn when_plivo_refuses_the_stored_code_is_voided_and_the_caller_gets_502() {
     let stack = Stack::with_plivo(Plivo::failing(400).await, &[]).await;
-    let result = stack.sender().send(&phone()).await;
+    let result = stack.sender().send(&phone(), &ANYONE).await;
     assert!(matches!(result, Err(OtpError::SmsFailed(_))), "{result:?}");
     assert_eq!(result.unwrap_err().to_response().status(), 502);
     // One request only: a 400 is not retried.
@@ -393,7 +428,10 @@ async fn when_plivo_refuses_the_stored_code_is_voided_and_the_caller_gets_502() 
         "code left usable: {:?}",
         items[0]
     );
-    let r = stack.verifier().verify(&phone(), &code(&undelivered)).await;
+    let r = stack
+        .verifier()
+        .verify(&phone(), &code(&undelivered), &ANYONE)
+        .await;
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
 }
 
@@ -401,7 +439,7 @@ async fn when_plivo_refuses_the_stored_code_is_voided_and_the_caller_gets_502() 
 async fn when_plivo_stays_down_the_code_is_voided_after_bounded_retries() {
     let stack = Stack::with_plivo(Plivo::failing(500).await, &[]).await;
     let started = std::time::Instant::now();
-    let result = stack.sender().send(&phone()).await;
+    let result = stack.sender().send(&phone(), &ANYONE).await;
     assert!(matches!(result, Err(OtpError::SmsFailed(_))), "{result:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert_eq!(stack.plivo.sent().await.len(), 3);
@@ -453,7 +491,7 @@ async fn the_code_is_stored_before_the_sms_leaves() {
         stack.clock.clone(),
     );
     sender
-        .send(&phone())
+        .send(&phone(), &ANYONE)
         .await
         .expect("code was not stored before the sms request");
 }
@@ -467,7 +505,7 @@ async fn an_unreachable_dynamodb_gives_503_quickly_and_sends_nothing() {
     let sender =
         otp_shared::service::SendOtp::new(stack.config(), dead.clone(), sms, stack.clock.clone());
     let started = std::time::Instant::now();
-    let result = sender.send(&phone()).await;
+    let result = sender.send(&phone(), &ANYONE).await;
     assert!(
         matches!(result, Err(OtpError::Unavailable(_))),
         "{result:?}"
@@ -477,7 +515,7 @@ async fn an_unreachable_dynamodb_gives_503_quickly_and_sends_nothing() {
     assert!(stack.plivo.sent().await.is_empty());
 
     let verifier = otp_shared::service::VerifyOtp::new(stack.config(), dead, stack.clock.clone());
-    let result = verifier.verify(&phone(), &code("123456")).await;
+    let result = verifier.verify(&phone(), &code("123456"), &ANYONE).await;
     assert!(
         matches!(result, Err(OtpError::Unavailable(_))),
         "{result:?}"
@@ -490,7 +528,7 @@ async fn a_missing_table_is_an_internal_error_without_detail() {
     let cfg = otp_config("no-such-table", &[]);
     let verifier = otp_shared::service::VerifyOtp::new(cfg, dynamodb_client(), stack.clock.clone());
     let err = verifier
-        .verify(&phone(), &code("123456"))
+        .verify(&phone(), &code("123456"), &ANYONE)
         .await
         .unwrap_err();
     assert!(matches!(err, OtpError::Internal(_)), "{err:?}");
@@ -501,7 +539,7 @@ async fn a_missing_table_is_an_internal_error_without_detail() {
 #[tokio::test]
 async fn stored_items_use_the_expected_attribute_types() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone()).await.unwrap();
+    stack.sender().send(&phone(), &ANYONE).await.unwrap();
     let item = &stack.items().await[0];
     assert!(matches!(item["pk"], AttributeValue::S(_)));
     for n in [

@@ -189,7 +189,8 @@ async fn a_server_that_never_answers_is_given_up_within_the_budget() {
     let err = sender.send(&to(), &text()).await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(matches!(err, SmsError::Unavailable { .. }), "{err:?}");
-    assert!(elapsed < Duration::from_millis(1500), "took {elapsed:?}");
+    // Far below the server's 30 s delay: the budget, not the server, ended the wait.
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
     assert!(requests(&server).await >= 2, "timeouts should be retried");
 }
 

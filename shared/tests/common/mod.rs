@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use otp_devtools::dynalite::Dynalite;
+use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::ManualClock;
 use otp_shared::config::{OtpConfig, PlivoConfig};
 use otp_shared::service::{SendOtp, VerifyOtp};
@@ -21,6 +22,8 @@ pub const PLIVO_AUTH_ID: &str = "MATESTAUTHID00000000";
 pub const PLIVO_AUTH_TOKEN: &str = "plivo-test-token-not-a-real-one";
 pub const SENDER: &str = "+14155550100";
 pub const START: u64 = 1_800_000_000;
+/// A caller without a known IP: per-IP limits do not apply.
+pub const ANYONE: otp_shared::service::Caller = otp_shared::service::Caller { ip: None };
 
 pub fn repo_root() -> PathBuf {
     otp_devtools::repo_root()
@@ -191,6 +194,8 @@ pub struct Stack {
     pub table: String,
     pub plivo: Plivo,
     pub clock: Arc<ManualClock>,
+    /// DynamoDB requests sent by the instances this stack made.
+    pub requests: RequestCounter,
     overrides: Vec<(String, String)>,
 }
 
@@ -205,6 +210,7 @@ impl Stack {
             table,
             plivo,
             clock: Arc::new(ManualClock::new(START)),
+            requests: RequestCounter::default(),
             overrides: overrides
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -224,12 +230,25 @@ impl Stack {
     /// A new `send-otp` instance.
     pub fn sender(&self) -> SendOtp {
         let sms = PlivoSmsSender::new(&self.plivo.config(), quick_retry()).unwrap();
-        SendOtp::new(self.config(), dynamodb_client(), sms, self.clock.clone())
+        let dynamodb = self.requests.attach(&dynamodb_client());
+        SendOtp::new(self.config(), dynamodb, sms, self.clock.clone())
     }
 
     /// A new `verify-otp` instance.
     pub fn verifier(&self) -> VerifyOtp {
-        VerifyOtp::new(self.config(), dynamodb_client(), self.clock.clone())
+        let dynamodb = self.requests.attach(&dynamodb_client());
+        VerifyOtp::new(self.config(), dynamodb, self.clock.clone())
+    }
+
+    /// The per-number items (not the counters), as DynamoDB holds them.
+    pub async fn phone_items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| i["pk"].as_s().is_ok_and(|pk| !pk.contains('#')))
+            .collect()
     }
 
     /// Every item in the table, as DynamoDB holds it.
