@@ -213,3 +213,20 @@ async fn plivo_failure_gets_502_without_internal_detail() {
     assert!(!text.contains("simulated"), "{text}");
     assert!(!text.contains("401"), "{text}");
 }
+
+#[tokio::test]
+async fn the_per_ip_limit_counts_the_gateways_source_ip_not_forwarded_for_headers() {
+    let stack = Stack::new(&[("OTP_MAX_SENDS_PER_IP_PER_HOUR", "2")]).await;
+    let sender = stack.sender();
+    let numbers = ["+14155551001", "+14155551002", "+14155551003"];
+    let mut statuses = Vec::new();
+    for (i, number) in numbers.iter().enumerate() {
+        let mut req = event("send-otp.json");
+        *req.body_mut() = Body::Text(format!(r#"{{"phoneNumber":"{number}"}}"#));
+        // A client rotating X-Forwarded-For gains nothing: API Gateway's sourceIp counts.
+        req.headers_mut()
+            .insert("x-forwarded-for", format!("203.0.113.{i}").parse().unwrap());
+        statuses.push(send_otp(&sender, req).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+}

@@ -69,7 +69,24 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
     );
     let failed_code = code_in(failing.plivo.sent().await[0]["text"].as_str().unwrap());
 
+    // A tripped range limit is logged with the range, never the number.
+    let ranged = Stack::new(&[
+        ("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", "1"),
+        ("OTP_PREFIX_DIGITS", "3"),
+    ])
+    .await;
+    let ranged_sender = ranged.sender();
+    for number in ["+14155552671", "+14155552672"] {
+        let body = format!(r#"{{"phoneNumber":"{number}"}}"#);
+        let _ = send_otp(&ranged_sender, req("send", &body)).await;
+    }
+
     let text = logs.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("send limit reached") && l.contains("+1415")),
+        "the range limit trip is logged with its prefix"
+    );
     if std::env::var("SHOW_LOGS").is_ok() {
         eprintln!("{text}");
     }
@@ -89,6 +106,7 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
         "+14155552671",
         "14155552671",
         "4155552671",
+        "4155552672",
         PLIVO_AUTH_TOKEN,
         basic.as_str(),
         SECRET,
