@@ -84,7 +84,7 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
     let text = logs.text();
     assert!(
         text.lines()
-            .any(|l| l.contains("send limit reached") && l.contains("+1415")),
+            .any(|l| l.contains("send limit reached") && l.contains(r#""prefix":"+1415""#)),
         "the range limit trip is logged with its prefix"
     );
     if std::env::var("SHOW_LOGS").is_ok() {
