@@ -1,5 +1,5 @@
 # Everyday commands. `make test` runs the whole test suite; `make local` runs the service.
-.PHONY: deps test unit e2e lint template local build release clean-local
+.PHONY: deps test unit e2e lint template bench bench-short local build release clean-local
 
 # Python tools live in virtual environments here (CI keeps them outside the clone).
 TOOLS ?= .tools
@@ -36,6 +36,16 @@ lint:
 template: $(TOOLS)/sam/bin/python
 	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
 	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" scripts/check-template.sh
+
+## Benchmark the release binaries: cold start, warm latency, memory, DynamoDB requests per
+## operation, binary and arm64 zip sizes (the zips need cargo-lambda: `make template` installs it).
+bench: deps $(TOOLS)/sam/bin/python
+	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
+	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --zip
+
+## The same, shorter and without the zips: CI runs it so the benchmark cannot rot.
+bench-short: deps
+	cargo run -q -p otp-devtools --bin bench -- --short
 
 ## The service on this machine: dynalite, a Plivo sandbox and both functions on :3000.
 local: deps

@@ -24,6 +24,13 @@ pub async fn build_functions(root: &Path, release: bool) -> anyhow::Result<PathB
     if !status.success() {
         bail!("cargo build failed");
     }
+    Ok(target_dir(root)
+        .await?
+        .join(if release { "release" } else { "debug" }))
+}
+
+/// The workspace's target folder (honours `CARGO_TARGET_DIR`).
+pub async fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
     let out = Command::new("cargo")
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(root)
@@ -33,13 +40,15 @@ pub async fn build_functions(root: &Path, release: bool) -> anyhow::Result<PathB
     let target = meta["target_directory"]
         .as_str()
         .context("cargo metadata gave no target_directory")?;
-    Ok(PathBuf::from(target).join(if release { "release" } else { "debug" }))
+    Ok(PathBuf::from(target))
 }
 
 /// One function process and the Runtime API it polls.
 pub struct LocalFunction {
     pub runtime: RuntimeApi,
     pub child: Child,
+    /// Just before the process was spawned.
+    pub started: std::time::Instant,
 }
 
 impl LocalFunction {
@@ -51,13 +60,36 @@ impl LocalFunction {
         env: &[(&str, String)],
         timeout: Duration,
     ) -> anyhow::Result<Self> {
+        Self::start_quietly(binary, name, env, timeout, false).await
+    }
+
+    /// Like [`start`](Self::start); with `quiet`, the process's output is discarded (as a
+    /// benchmark wants: Lambda ships it away through a pipe).
+    pub async fn start_quietly(
+        binary: &Path,
+        name: &str,
+        env: &[(&str, String)],
+        timeout: Duration,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
         let runtime = RuntimeApi::start(name, timeout).await?;
+        Self::start_with_runtime(binary, runtime, env, quiet).await
+    }
+
+    /// Starts `binary` polling `runtime`, which may already hold an event.
+    pub async fn start_with_runtime(
+        binary: &Path,
+        runtime: RuntimeApi,
+        env: &[(&str, String)],
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
+        let name = runtime.function_name().to_owned();
         let mut command = Command::new(binary);
         command
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .env("AWS_LAMBDA_RUNTIME_API", runtime.endpoint())
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_REGION", "us-east-1")
@@ -65,13 +97,21 @@ impl LocalFunction {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if quiet {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
         for (k, v) in env {
             command.env(k, v);
         }
+        let started = std::time::Instant::now();
         let child = command
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
-        Ok(Self { runtime, child })
+        Ok(Self {
+            runtime,
+            child,
+            started,
+        })
     }
 }
 

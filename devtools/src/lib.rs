@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod dynalite;
+pub mod dynamodb_proxy;
 pub mod invoke_api;
 pub mod lambda;
 pub mod plivo_sandbox;

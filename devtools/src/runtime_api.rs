@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use axum::Router;
@@ -38,8 +38,11 @@ struct Shared {
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_error: Mutex<Option<Value>>,
+    function_name: String,
     function_arn: String,
     timeout: Duration,
+    /// When the runtime first asked for an event: the end of its init.
+    first_poll: OnceLock<Instant>,
 }
 
 /// One function's Runtime API endpoint.
@@ -51,6 +54,7 @@ pub struct RuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    let _ = shared.first_poll.set(Instant::now());
     let invocation = {
         let mut queue = shared.queue.lock().await;
         match queue.recv().await {
@@ -142,8 +146,10 @@ impl RuntimeApi {
             queue: tokio::sync::Mutex::new(receiver),
             pending: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
+            function_name: function_name.to_owned(),
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
             timeout,
+            first_poll: OnceLock::new(),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -167,6 +173,15 @@ impl RuntimeApi {
     /// The value for `AWS_LAMBDA_RUNTIME_API`.
     pub fn endpoint(&self) -> String {
         self.addr.to_string()
+    }
+
+    pub fn function_name(&self) -> &str {
+        &self.shared.function_name
+    }
+
+    /// When the runtime first asked for an event, if it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.shared.first_poll.get().copied()
     }
 
     /// The error the runtime reported during init, if any.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{CodeLength, NumberType};
+use crate::domain::{CodeLength, NumberType, Region};
 
 /// A setting that is missing or does not parse. The message names the variable and never
 /// repeats a secret value.
@@ -52,13 +52,16 @@ pub struct OtpConfig {
     pub max_failures_per_hour: Limit,
     pub message_template: String,
     pub defences: Defences,
+    /// Send one cheap DynamoDB read during init, so the first request finds a connection
+    /// (and, on AWS, a finished TLS handshake) ready.
+    pub init_warm_up: bool,
 }
 
 /// Abuse and fraud defences (SMS pumping, enumeration, brute force across numbers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defences {
     /// Regions codes may be sent to; `None` allows all.
-    pub allowed_countries: Option<Vec<phonenumber::country::Id>>,
+    pub allowed_countries: Option<Vec<Region>>,
     /// Line types codes may be sent to.
     pub allowed_number_types: Vec<NumberType>,
     pub max_sends_per_ip_per_hour: Limit,
@@ -81,12 +84,22 @@ impl Defences {
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
                     .map(|c| {
-                        c.to_ascii_uppercase().parse().map_err(|_| {
-                            problem(
-                                "OTP_ALLOWED_COUNTRIES",
-                                format!("{c:?} is not an ISO 3166 region code such as US or GB"),
-                            )
-                        })
+                        c.to_ascii_uppercase()
+                            .parse::<Region>()
+                            .ok()
+                            .filter(|r| {
+                                rlibphonenumber::PHONE_NUMBER_UTIL
+                                    .get_country_code_for_region(*r)
+                                    .is_some()
+                            })
+                            .ok_or_else(|| {
+                                problem(
+                                    "OTP_ALLOWED_COUNTRIES",
+                                    format!(
+                                        "{c:?} is not an ISO 3166 region code such as US or GB"
+                                    ),
+                                )
+                            })
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
@@ -245,6 +258,11 @@ impl OtpConfig {
             ));
         }
         let defences = Defences::from_env(&env)?;
+        let init_warm_up = match env.optional("OTP_INIT_WARMUP").as_deref().map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(problem("OTP_INIT_WARMUP", "must be true or false")),
+        };
         Ok(Self {
             table_name,
             secret,
@@ -256,6 +274,7 @@ impl OtpConfig {
             max_failures_per_hour,
             message_template,
             defences,
+            init_warm_up,
         })
     }
 
@@ -416,7 +435,7 @@ mod tests {
 
     #[test]
     fn defences_parse_lists_and_limits() {
-        use phonenumber::country::Id;
+        use crate::domain::Region as Id;
         let d = otp(&[
             ("OTP_ALLOWED_COUNTRIES", "us, ca,GB"),
             ("OTP_ALLOWED_NUMBER_TYPES", "mobile,voip"),

@@ -28,9 +28,11 @@ impl InputError {
 pub struct PhoneNumber {
     e164: String,
     country_code: u16,
-    country: Option<phonenumber::country::Id>,
+    country: Option<Region>,
     number_type: NumberType,
 }
+
+pub use rlibphonenumber::Region;
 
 /// What kind of line a number belongs to, as the numbering plan metadata says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,8 +89,8 @@ impl NumberType {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    fn from_metadata(t: phonenumber::Type) -> Self {
-        use phonenumber::Type as T;
+    fn from_metadata(t: rlibphonenumber::PhoneNumberType) -> Self {
+        use rlibphonenumber::PhoneNumberType as T;
         match t {
             T::Mobile => NumberType::Mobile,
             T::FixedLineOrMobile => NumberType::FixedLineOrMobile,
@@ -97,10 +99,10 @@ impl NumberType {
             T::PremiumRate => NumberType::PremiumRate,
             T::SharedCost => NumberType::SharedCost,
             T::PersonalNumber => NumberType::PersonalNumber,
-            T::Voip => NumberType::Voip,
+            T::VoIP => NumberType::Voip,
             T::Pager => NumberType::Pager,
-            T::Uan => NumberType::Uan,
-            T::Voicemail => NumberType::Voicemail,
+            T::UAN => NumberType::Uan,
+            T::VoiceMail => NumberType::Voicemail,
             _ => NumberType::Other,
         }
     }
@@ -119,19 +121,26 @@ impl PhoneNumber {
         if trimmed.is_empty() || trimmed.len() > 32 || !trimmed.starts_with('+') {
             return Err(invalid());
         }
-        let parsed = phonenumber::parse(None, trimmed).map_err(|_| invalid())?;
-        if !phonenumber::is_valid(&parsed) {
+        let parsed = rlibphonenumber::PhoneNumber::parse(trimmed, None).map_err(|_| invalid())?;
+        if parsed.extension.is_some() || !parsed.is_valid() {
             return Err(invalid());
         }
-        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Self {
-            e164,
-            country_code: parsed.code().value(),
-            country: parsed.country().id(),
-            number_type: NumberType::from_metadata(
-                parsed.number_type(&phonenumber::metadata::DATABASE),
-            ),
+            e164: parsed
+                .format_as(rlibphonenumber::PhoneNumberFormat::E164)
+                .into_owned(),
+            country_code: u16::try_from(parsed.country_code).map_err(|_| invalid())?,
+            country: parsed.get_region_code(),
+            number_type: NumberType::from_metadata(parsed.get_type()),
         })
+    }
+
+    /// Loads the numbering plan metadata now, on a background thread, so the first request
+    /// does not wait for it. Call once at start-up.
+    pub fn preload_metadata() {
+        std::thread::spawn(|| {
+            let _ = Self::parse("+14155552671");
+        });
     }
 
     /// The full number in E.164 form. Only the SMS request and the keyed hash should see it.
@@ -140,7 +149,7 @@ impl PhoneNumber {
     }
 
     /// The ISO 3166 region the number belongs to, when the metadata says.
-    pub fn country(&self) -> Option<phonenumber::country::Id> {
+    pub fn country(&self) -> Option<Region> {
         self.country
     }
 
@@ -360,16 +369,16 @@ mod tests {
     #[test]
     fn numbers_carry_their_country_type_and_range() {
         let us = PhoneNumber::parse("+14155552671").unwrap();
-        assert_eq!(us.country(), Some(phonenumber::country::Id::US));
+        assert_eq!(us.country(), Some(Region::US));
         assert_eq!(us.number_type(), NumberType::FixedLineOrMobile);
         assert_eq!(us.prefix(3), "+1415");
         let uk_mobile = PhoneNumber::parse("+447400123456").unwrap();
-        assert_eq!(uk_mobile.country(), Some(phonenumber::country::Id::GB));
+        assert_eq!(uk_mobile.country(), Some(Region::GB));
         assert_eq!(uk_mobile.number_type(), NumberType::Mobile);
         assert_eq!(uk_mobile.prefix(4), "+447400");
         // +44 7911 is a Guernsey range: the region comes from the number, not its code.
         let guernsey = PhoneNumber::parse("+447911123456").unwrap();
-        assert_eq!(guernsey.country(), Some(phonenumber::country::Id::GG));
+        assert_eq!(guernsey.country(), Some(Region::GG));
         let cases = [
             ("+442079460000", NumberType::FixedLine),
             ("+448001234567", NumberType::TollFree),

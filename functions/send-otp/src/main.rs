@@ -5,6 +5,7 @@ use std::sync::Arc;
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
 use otp_shared::config::{OtpConfig, PlivoConfig};
+use otp_shared::domain::PhoneNumber;
 use otp_shared::service::SendOtp;
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::{aws, http, telemetry};
@@ -12,11 +13,15 @@ use otp_shared::{aws, http, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    PhoneNumber::preload_metadata();
     let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let plivo =
         PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
     let dynamodb = aws::dynamodb_client().await;
+    if config.init_warm_up {
+        aws::warm_up(&dynamodb, &config.table_name).await;
+    }
     let app = SendOtp::new(config, dynamodb, sms, Arc::new(SystemClock));
     run(service_fn(|req| async {
         Ok::<_, Error>(http::send_otp(&app, req).await)

@@ -1,0 +1,489 @@
+//! `bench`: measures the release binaries as Lambda runs them, through the Lambda Runtime API,
+//! against dynalite (behind a counting proxy) and the Plivo sandbox, and prints a table:
+//! cold start (init, and first response), warm latency, handler overhead, peak memory,
+//! DynamoDB requests per operation and artifact sizes.
+//!
+//! Usage: `bench [--short] [--no-build] [--zip]`
+//! - `--short`: fewer starts and invocations (CI keeps the benchmark from rotting with it).
+//! - `--no-build`: use the release binaries already built.
+//! - `--zip`: also build the arm64 zips with `cargo lambda build --release --arm64
+//!   --output-format zip` and report their sizes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use otp_devtools::apigw::http_api_event;
+use otp_devtools::dynalite::{Dynalite, local_client};
+use otp_devtools::dynamodb_proxy::DynamoDbProxy;
+use otp_devtools::lambda::{LocalFunction, build_functions, target_dir};
+use otp_devtools::plivo_sandbox::PlivoSandbox;
+use otp_devtools::runtime_api::{Outcome, RuntimeApi};
+use otp_devtools::{repo_root, table};
+use serde_json::Value;
+
+const TABLE: &str = "otp-bench";
+const AUTH_ID: &str = "MABENCHAUTHID0000000";
+const AUTH_TOKEN: &str = "bench-sandbox-token";
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Options {
+    starts: usize,
+    warm: usize,
+    soak: usize,
+    build: bool,
+    zip: bool,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for a in &args {
+        if !["--short", "--no-build", "--zip"].contains(&a.as_str()) {
+            bail!("unknown argument {a}; usage: bench [--short] [--no-build] [--zip]");
+        }
+    }
+    let short = args.iter().any(|a| a == "--short");
+    Ok(Options {
+        starts: if short { 3 } else { 15 },
+        warm: if short { 200 } else { 1000 },
+        soak: if short { 0 } else { 10_000 },
+        build: !args.iter().any(|a| a == "--no-build"),
+        zip: args.iter().any(|a| a == "--zip"),
+    })
+}
+
+/// Numbers that no run uses twice: +1 415 55x xxxx.
+struct Numbers(u32);
+
+impl Numbers {
+    fn next(&mut self) -> String {
+        self.0 += 1;
+        format!("+1415{:07}", 5_500_000 + self.0)
+    }
+}
+
+fn event(path: &str, body: &str) -> Value {
+    let headers = BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]);
+    http_api_event("POST", path, "", &headers, body.as_bytes(), "192.0.2.10")
+}
+
+fn send_event(phone: &str) -> Value {
+    event("/auth/send-otp", &format!(r#"{{"phoneNumber":"{phone}"}}"#))
+}
+
+fn verify_event(phone: &str, otp: &str) -> Value {
+    event(
+        "/auth/verify-otp",
+        &format!(r#"{{"phoneNumber":"{phone}","otp":"{otp}"}}"#),
+    )
+}
+
+async fn invoke(runtime: &RuntimeApi, event: Value) -> anyhow::Result<u64> {
+    match runtime.invoke(event).await? {
+        Outcome::Response(payload) => {
+            let response: Value = serde_json::from_slice(&payload)?;
+            response["statusCode"].as_u64().context("no statusCode")
+        }
+        Outcome::Error(e) => bail!("the function failed: {e}"),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[f64], p: usize) -> f64 {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// Median and (min-max) of a sample.
+fn spread(values: &mut [f64]) -> String {
+    values.sort_by(f64::total_cmp);
+    format!(
+        "{:.1} ({:.1}-{:.1})",
+        percentile(values, 50),
+        values[0],
+        values[values.len() - 1]
+    )
+}
+
+/// `VmHWM` (peak) and `VmRSS` (now) of a process, in MB.
+fn memory(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> anyhow::Result<f64> {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("{name} not in /proc/{pid}/status"))?;
+        let kb: f64 = line
+            .split_whitespace()
+            .nth(1)
+            .context("no value")?
+            .parse()?;
+        Ok(kb / 1024.0)
+    };
+    Ok((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+/// User plus system CPU time a process has used so far.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start at the last ')'.
+    let after = &stat[stat.rfind(')').context("bad stat")? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // USER_HZ is 100 on Linux.
+    Ok(Duration::from_millis(ticks * 10))
+}
+
+/// Waits until `runtime`'s process has finished its init and asked for work.
+async fn ready(runtime: &RuntimeApi) -> anyhow::Result<()> {
+    for _ in 0..2000 {
+        if runtime.first_poll().is_some() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bail!("{} did not finish its init", runtime.function_name())
+}
+
+struct Setup {
+    env: Vec<(&'static str, String)>,
+    proxy: DynamoDbProxy,
+    plivo: PlivoSandbox,
+    _dynalite: Dynalite,
+}
+
+impl Setup {
+    fn last_code(&self) -> anyhow::Result<String> {
+        let messages = self.plivo.messages();
+        let text = messages
+            .last()
+            .and_then(|m| m["text"].as_str())
+            .context("no sms")?;
+        Ok(text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|run| run.len() == 6)
+            .context("no code")?
+            .to_owned())
+    }
+}
+
+async fn setup() -> anyhow::Result<Setup> {
+    let dynalite = Dynalite::start(0, None)?;
+    table::create_table(&local_client(&dynalite.endpoint()), TABLE).await?;
+    let proxy = DynamoDbProxy::start(&dynalite.endpoint()).await?;
+    let plivo = PlivoSandbox::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        AUTH_ID,
+        AUTH_TOKEN,
+        false,
+    )
+    .await?;
+    let env = vec![
+        ("OTP_TABLE_NAME", TABLE.to_owned()),
+        (
+            "OTP_SECRET",
+            "bench-secret-bench-secret-bench-secret".to_owned(),
+        ),
+        ("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint()),
+        ("PLIVO_API_URL", plivo.url()),
+        ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
+        ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
+        // Every invocation comes from one address; the per-IP limits would stop the run.
+        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0".to_owned()),
+        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_LEVEL",
+            std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "INFO".to_owned()),
+        ),
+    ];
+    Ok(Setup {
+        env,
+        proxy,
+        plivo,
+        _dynalite: dynalite,
+    })
+}
+
+struct Row {
+    name: &'static str,
+    init: String,
+    first: String,
+    p50: f64,
+    p99: f64,
+    /// CPU time of the function process per invocation: its own work, no waiting.
+    cpu: f64,
+    /// CPU time per invocation of a request refused at validation.
+    floor: f64,
+    /// Time DynamoDB took per invocation, measured at the proxy.
+    waiting: f64,
+    wall: f64,
+    peak_mb: f64,
+    soak: String,
+    binary_mb: f64,
+}
+
+/// Cold starts, warm latency and memory of one function.
+async fn measure(
+    name: &'static str,
+    bin: &Path,
+    setup: &Setup,
+    opts: &Options,
+    numbers: &mut Numbers,
+    next_event: &mut dyn FnMut(&mut Numbers) -> Value,
+) -> anyhow::Result<Row> {
+    let binary = bin.join(name);
+    let (mut inits, mut firsts) = (Vec::new(), Vec::new());
+    for _ in 0..opts.starts {
+        let runtime = RuntimeApi::start(name, TIMEOUT).await?;
+        let event = next_event(numbers);
+        let pending = {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { invoke(&runtime, event).await })
+        };
+        let mut f = LocalFunction::start_with_runtime(&binary, runtime, &setup.env, true).await?;
+        let status = pending.await??;
+        let answered = Instant::now();
+        let init = f.runtime.first_poll().context("never polled")? - f.started;
+        inits.push(ms(init));
+        firsts.push(ms(answered - f.started));
+        if !(200..500).contains(&status) {
+            bail!("{name} answered {status} on a cold start");
+        }
+        f.child.kill().await?;
+    }
+
+    let mut f = LocalFunction::start_quietly(&binary, name, &setup.env, TIMEOUT, true).await?;
+    ready(&f.runtime).await?;
+    invoke(&f.runtime, next_event(numbers)).await?;
+    setup.proxy.take();
+    let pid = f.child.id().context("no pid")?;
+    let cpu_before = cpu_time(pid)?;
+    let mut latencies = Vec::with_capacity(opts.warm);
+    let started = Instant::now();
+    for _ in 0..opts.warm {
+        let event = next_event(numbers);
+        let t = Instant::now();
+        invoke(&f.runtime, event).await?;
+        latencies.push(ms(t.elapsed()));
+    }
+    let total = started.elapsed();
+    let dynamodb = setup.proxy.take().server_time;
+    let cpu = cpu_time(pid)? - cpu_before;
+    latencies.sort_by(f64::total_cmp);
+    // The floor: a request refused at validation costs the runtime's two HTTP round trips
+    // and JSON, and none of the SDK's or Plivo client's work.
+    let floor_before = cpu_time(pid)?;
+    for _ in 0..opts.warm {
+        expect(
+            invoke(&f.runtime, event("/", "{")).await?,
+            400,
+            "malformed request",
+        )?;
+    }
+    let floor = cpu_time(pid)? - floor_before;
+    let pid = f.child.id().context("no pid")?;
+    let (peak_mb, rss_after_warm) = memory(pid)?;
+    let soak = if opts.soak > 0 {
+        for _ in 0..opts.soak {
+            invoke(&f.runtime, next_event(numbers)).await?;
+        }
+        let (_, rss_after_soak) = memory(pid)?;
+        format!("{rss_after_warm:.1} -> {rss_after_soak:.1}")
+    } else {
+        "-".to_owned()
+    };
+    f.child.kill().await?;
+    Ok(Row {
+        name,
+        init: spread(&mut inits),
+        first: spread(&mut firsts),
+        p50: percentile(&latencies, 50),
+        p99: percentile(&latencies, 99),
+        cpu: ms(cpu) / opts.warm as f64,
+        floor: ms(floor) / opts.warm as f64,
+        waiting: ms(dynamodb) / opts.warm as f64,
+        wall: ms(total) / opts.warm as f64,
+        peak_mb,
+        soak,
+        binary_mb: std::fs::metadata(&binary)?.len() as f64 / 1e6,
+    })
+}
+
+/// DynamoDB requests of one send, one right verify and one wrong verify.
+async fn requests_per_operation(
+    bin: &Path,
+    setup: &Setup,
+    numbers: &mut Numbers,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let send =
+        LocalFunction::start_quietly(&bin.join("send-otp"), "send-otp", &setup.env, TIMEOUT, true)
+            .await?;
+    let verify = LocalFunction::start_quietly(
+        &bin.join("verify-otp"),
+        "verify-otp",
+        &setup.env,
+        TIMEOUT,
+        true,
+    )
+    .await?;
+    ready(&send.runtime).await?;
+    ready(&verify.runtime).await?;
+    let describe = |t: otp_devtools::dynamodb_proxy::Tally| {
+        let ops: Vec<String> = t.requests.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        format!("{} ({})", t.total(), ops.join(", "))
+    };
+    let mut rows = Vec::new();
+
+    let phone = numbers.next();
+    setup.proxy.take();
+    expect(
+        invoke(&send.runtime, send_event(&phone)).await?,
+        200,
+        "send",
+    )?;
+    rows.push(("send", describe(setup.proxy.take())));
+
+    let code = setup.last_code()?;
+    expect(
+        invoke(&verify.runtime, verify_event(&phone, &code)).await?,
+        200,
+        "verify",
+    )?;
+    rows.push(("verify, right code", describe(setup.proxy.take())));
+
+    let phone = numbers.next();
+    expect(
+        invoke(&send.runtime, send_event(&phone)).await?,
+        200,
+        "send",
+    )?;
+    let code = setup.last_code()?;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    setup.proxy.take();
+    expect(
+        invoke(&verify.runtime, verify_event(&phone, wrong)).await?,
+        401,
+        "verify",
+    )?;
+    rows.push(("verify, wrong code", describe(setup.proxy.take())));
+    Ok(rows)
+}
+
+fn expect(status: u64, want: u64, what: &str) -> anyhow::Result<()> {
+    if status != want {
+        bail!("{what} answered {status}, expected {want}");
+    }
+    Ok(())
+}
+
+async fn zip_sizes(root: &Path, build: bool) -> anyhow::Result<Vec<(String, f64)>> {
+    if build {
+        let status = tokio::process::Command::new("cargo")
+            .args([
+                "lambda",
+                "build",
+                "--release",
+                "--arm64",
+                "--output-format",
+                "zip",
+                "-p",
+                "send-otp",
+                "-p",
+                "verify-otp",
+            ])
+            .current_dir(root)
+            .status()
+            .await
+            .context("cargo lambda (pip install cargo-lambda)")?;
+        if !status.success() {
+            bail!("cargo lambda build failed");
+        }
+    }
+    let target = target_dir(root).await?.join("lambda");
+    let mut sizes = Vec::new();
+    for name in ["send-otp", "verify-otp"] {
+        let zip = target.join(name).join("bootstrap.zip");
+        if let Ok(m) = std::fs::metadata(&zip) {
+            sizes.push((name.to_owned(), m.len() as f64 / 1e6));
+        }
+    }
+    Ok(sizes)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let opts = options()?;
+    let root = repo_root();
+    let bin = if opts.build {
+        eprintln!("building release binaries ...");
+        build_functions(&root, true).await?
+    } else {
+        target_dir(&root).await?.join("release")
+    };
+    let setup = setup().await?;
+    let mut numbers = Numbers(0);
+
+    eprintln!("measuring send-otp ...");
+    let send = measure("send-otp", &bin, &setup, &opts, &mut numbers, &mut |n| {
+        send_event(&n.next())
+    })
+    .await?;
+    eprintln!("measuring verify-otp ...");
+    let verify = measure("verify-otp", &bin, &setup, &opts, &mut numbers, &mut |n| {
+        verify_event(&n.next(), "123456")
+    })
+    .await?;
+    let requests = requests_per_operation(&bin, &setup, &mut numbers).await?;
+    let zips = zip_sizes(&root, opts.zip).await?;
+
+    println!(
+        "\n{} cold starts, {} warm invocations{} per function; machine: {} cores, {}\n",
+        opts.starts,
+        opts.warm,
+        if opts.soak > 0 {
+            format!(", then {} more for memory growth", opts.soak)
+        } else {
+            String::new()
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::consts::ARCH,
+    );
+    println!(
+        "| function | init ms, median (min-max) | first response ms, median (min-max) | warm p50 ms | warm p99 ms | mean ms (DynamoDB part) | CPU ms per invoke | CPU ms, 400 | peak RSS MB | RSS MB over soak | binary MB (host) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in [&send, &verify] {
+        println!(
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} ({:.2}) | {:.3} | {:.3} | {:.1} | {} | {:.1} |",
+            r.name,
+            r.init,
+            r.first,
+            r.p50,
+            r.p99,
+            r.wall,
+            r.waiting,
+            r.cpu,
+            r.floor,
+            r.peak_mb,
+            r.soak,
+            r.binary_mb
+        );
+    }
+    println!("\n| operation | DynamoDB requests |\n|---|---|");
+    for (op, count) in &requests {
+        println!("| {op} | {count} |");
+    }
+    if !zips.is_empty() {
+        println!("\n| function | arm64 zip MB |\n|---|---|");
+        for (name, mb) in &zips {
+            println!("| {name} | {mb:.2} |");
+        }
+    }
+    Ok(())
+}
