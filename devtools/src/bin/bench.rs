@@ -210,10 +210,15 @@ async fn setup() -> anyhow::Result<Setup> {
     })
 }
 
-struct Row {
-    name: &'static str,
+struct Cold {
+    warm_up: bool,
     init: String,
     first: String,
+}
+
+struct Row {
+    name: &'static str,
+    cold: Vec<Cold>,
     p50: f64,
     p99: f64,
     /// CPU time of the function process per invocation: its own work, no waiting.
@@ -238,24 +243,34 @@ async fn measure(
     next_event: &mut dyn FnMut(&mut Numbers) -> Value,
 ) -> anyhow::Result<Row> {
     let binary = bin.join(name);
-    let (mut inits, mut firsts) = (Vec::new(), Vec::new());
-    for _ in 0..opts.starts {
-        let runtime = RuntimeApi::start(name, TIMEOUT).await?;
-        let event = next_event(numbers);
-        let pending = {
-            let runtime = runtime.clone();
-            tokio::spawn(async move { invoke(&runtime, event).await })
-        };
-        let mut f = LocalFunction::start_with_runtime(&binary, runtime, &setup.env, true).await?;
-        let status = pending.await??;
-        let answered = Instant::now();
-        let init = f.runtime.first_poll().context("never polled")? - f.started;
-        inits.push(ms(init));
-        firsts.push(ms(answered - f.started));
-        if !(200..500).contains(&status) {
-            bail!("{name} answered {status} on a cold start");
+    let mut cold = Vec::new();
+    for warm_up in [true, false] {
+        let mut env = setup.env.clone();
+        env.push(("OTP_INIT_WARMUP", warm_up.to_string()));
+        let (mut inits, mut firsts) = (Vec::new(), Vec::new());
+        for _ in 0..opts.starts {
+            let runtime = RuntimeApi::start(name, TIMEOUT).await?;
+            let event = next_event(numbers);
+            let pending = {
+                let runtime = runtime.clone();
+                tokio::spawn(async move { invoke(&runtime, event).await })
+            };
+            let mut f = LocalFunction::start_with_runtime(&binary, runtime, &env, true).await?;
+            let status = pending.await??;
+            let answered = Instant::now();
+            let init = f.runtime.first_poll().context("never polled")? - f.started;
+            inits.push(ms(init));
+            firsts.push(ms(answered - f.started));
+            if !(200..500).contains(&status) {
+                bail!("{name} answered {status} on a cold start");
+            }
+            f.child.kill().await?;
         }
-        f.child.kill().await?;
+        cold.push(Cold {
+            warm_up,
+            init: spread(&mut inits),
+            first: spread(&mut firsts),
+        });
     }
 
     let mut f = LocalFunction::start_quietly(&binary, name, &setup.env, TIMEOUT, true).await?;
@@ -301,8 +316,7 @@ async fn measure(
     f.child.kill().await?;
     Ok(Row {
         name,
-        init: spread(&mut inits),
-        first: spread(&mut firsts),
+        cold,
         p50: percentile(&latencies, 50),
         p99: percentile(&latencies, 99),
         cpu: ms(cpu) / opts.warm as f64,
@@ -455,24 +469,23 @@ async fn main() -> anyhow::Result<()> {
         std::env::consts::ARCH,
     );
     println!(
-        "| function | init ms, median (min-max) | first response ms, median (min-max) | warm p50 ms | warm p99 ms | mean ms (DynamoDB part) | CPU ms per invoke | CPU ms, 400 | peak RSS MB | RSS MB over soak | binary MB (host) |"
+        "| function | DynamoDB warm-up in init | init ms: start to first /next, median (min-max) | first response ms, median (min-max) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|");
+    for r in [&send, &verify] {
+        for c in &r.cold {
+            let warm_up = if c.warm_up { "on (default)" } else { "off" };
+            println!("| {} | {warm_up} | {} | {} |", r.name, c.init, c.first);
+        }
+    }
+    println!(
+        "\n| function | warm p50 ms | warm p99 ms | mean ms (of it DynamoDB) | CPU ms per invoke | CPU ms per invoke, refused at validation | peak RSS MB | RSS MB before -> after soak | binary MB (host) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in [&send, &verify] {
         println!(
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} ({:.2}) | {:.3} | {:.3} | {:.1} | {} | {:.1} |",
-            r.name,
-            r.init,
-            r.first,
-            r.p50,
-            r.p99,
-            r.wall,
-            r.waiting,
-            r.cpu,
-            r.floor,
-            r.peak_mb,
-            r.soak,
-            r.binary_mb
+            "| {} | {:.2} | {:.2} | {:.2} ({:.2}) | {:.3} | {:.3} | {:.1} | {} | {:.1} |",
+            r.name, r.p50, r.p99, r.wall, r.waiting, r.cpu, r.floor, r.peak_mb, r.soak, r.binary_mb
         );
     }
     println!("\n| operation | DynamoDB requests |\n|---|---|");
