@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     let plivo =
         PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
-    let dynamodb = aws::dynamodb_client().await;
+    let dynamodb = aws::dynamodb_client().await?;
     if config.init_warm_up {
         aws::warm_up(&dynamodb, &config.table_name).await;
     }

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     PhoneNumber::preload_metadata();
     let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
-    let dynamodb = aws::dynamodb_client().await;
+    let dynamodb = aws::dynamodb_client().await?;
     if config.init_warm_up {
         aws::warm_up(&dynamodb, &config.table_name).await;
     }
