@@ -3,11 +3,12 @@
 //! cold start (init, and first response), warm latency, handler overhead, peak memory,
 //! DynamoDB requests per operation and artifact sizes.
 //!
-//! Usage: `bench [--short] [--no-build] [--zip]`
+//! Usage: `bench [--short] [--no-build] [--zip] [--soak=N]`
 //! - `--short`: fewer starts and invocations (CI keeps the benchmark from rotting with it).
 //! - `--no-build`: use the release binaries already built.
 //! - `--zip`: also build the arm64 zips with `cargo lambda build --release --arm64
 //!   --output-format zip` and report their sizes.
+//! - `--soak=N`: invocations after the warm run, for memory growth (default 10,000).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -40,15 +41,18 @@ struct Options {
 fn options() -> anyhow::Result<Options> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     for a in &args {
-        if !["--short", "--no-build", "--zip"].contains(&a.as_str()) {
-            bail!("unknown argument {a}; usage: bench [--short] [--no-build] [--zip]");
+        if !["--short", "--no-build", "--zip"].contains(&a.as_str()) && !a.starts_with("--soak=") {
+            bail!("unknown argument {a}; usage: bench [--short] [--no-build] [--zip] [--soak=N]");
         }
     }
     let short = args.iter().any(|a| a == "--short");
     Ok(Options {
         starts: if short { 3 } else { 15 },
         warm: if short { 200 } else { 1000 },
-        soak: if short { 0 } else { 10_000 },
+        soak: args
+            .iter()
+            .find_map(|a| a.strip_prefix("--soak=").and_then(|n| n.parse().ok()))
+            .unwrap_or(if short { 0 } else { 10_000 }),
         build: !args.iter().any(|a| a == "--no-build"),
         zip: args.iter().any(|a| a == "--zip"),
     })
@@ -305,11 +309,16 @@ async fn measure(
     let pid = f.child.id().context("no pid")?;
     let (peak_mb, rss_after_warm) = memory(pid)?;
     let soak = if opts.soak > 0 {
-        for _ in 0..opts.soak {
-            invoke(&f.runtime, next_event(numbers)).await?;
+        // Resident memory after each fifth of the soak: growth that levels off is the
+        // allocator settling, growth that keeps climbing is a leak.
+        let mut series = vec![format!("{rss_after_warm:.1}")];
+        for _ in 0..5 {
+            for _ in 0..opts.soak / 5 {
+                invoke(&f.runtime, next_event(numbers)).await?;
+            }
+            series.push(format!("{:.1}", memory(pid)?.1));
         }
-        let (_, rss_after_soak) = memory(pid)?;
-        format!("{rss_after_warm:.1} -> {rss_after_soak:.1}")
+        series.join(" -> ")
     } else {
         "-".to_owned()
     };
@@ -479,7 +488,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "\n| function | warm p50 ms | warm p99 ms | mean ms (of it DynamoDB) | CPU ms per invoke | CPU ms per invoke, refused at validation | peak RSS MB | RSS MB before -> after soak | binary MB (host) |"
+        "\n| function | warm p50 ms | warm p99 ms | mean ms (of it DynamoDB) | CPU ms per invoke | CPU ms per invoke, refused at validation | peak RSS MB | RSS MB during soak (each fifth) | binary MB (host) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in [&send, &verify] {
