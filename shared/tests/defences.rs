@@ -264,11 +264,6 @@ async fn codes_for(stack: &Stack, numbers: &[PhoneNumber]) -> Vec<String> {
     codes
 }
 
-fn wrong(right: &str) -> String {
-    let n: u32 = right.parse().unwrap();
-    format!("{:06}", (n + 1) % 1_000_000)
-}
-
 #[tokio::test]
 async fn one_ip_cannot_guess_across_many_numbers() {
     let stack = Stack::new(&with(&[("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "3")])).await;

@@ -22,12 +22,6 @@ fn code(s: &str) -> OtpCode {
     OtpCode::parse(s, CodeLength::default()).unwrap()
 }
 
-/// A six-digit code that differs from `right`.
-fn wrong(right: &str) -> String {
-    let n: u32 = right.parse().unwrap();
-    format!("{:06}", (n + 1) % 1_000_000)
-}
-
 #[tokio::test]
 async fn a_sent_code_verifies_once() {
     let stack = Stack::new(&[]).await;

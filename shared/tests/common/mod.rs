@@ -139,6 +139,12 @@ impl Plivo {
     }
 }
 
+/// A six-digit code that differs from `right`.
+pub fn wrong(right: &str) -> String {
+    let n: u32 = right.parse().unwrap();
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
 /// The first run of six or more digits in an SMS text.
 pub fn code_in(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit())
