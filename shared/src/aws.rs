@@ -22,7 +22,7 @@ pub fn dynamodb_timeouts() -> TimeoutConfig {
 }
 
 /// The roots AWS service certificates chain to (Amazon Trust Services).
-const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.crt");
 
 /// The SDK's HTTPS client trusting only Amazon's roots. The default client parses every
 /// certificate in the system store on its first connection, a few milliseconds on the cold
