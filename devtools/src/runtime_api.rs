@@ -37,7 +37,6 @@ struct Invocation {
 struct Shared {
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
-    init_error: Mutex<Option<Value>>,
     function_name: String,
     function_arn: String,
     timeout: Duration,
@@ -132,9 +131,9 @@ async fn error(
     finish(&shared, &id, Outcome::Error(value))
 }
 
-async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    *shared.init_error.lock().expect("not poisoned") = Some(value);
+/// A runtime reporting a failed init: acknowledged and shown, as Lambda logs it.
+async fn init_error(body: Bytes) -> StatusCode {
+    eprintln!("function init failed: {}", String::from_utf8_lossy(&body));
     StatusCode::ACCEPTED
 }
 
@@ -145,7 +144,6 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             queue: tokio::sync::Mutex::new(receiver),
             pending: Mutex::new(HashMap::new()),
-            init_error: Mutex::new(None),
             function_name: function_name.to_owned(),
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
             timeout,
@@ -182,11 +180,6 @@ impl RuntimeApi {
     /// When the runtime first asked for an event, if it has.
     pub fn first_poll(&self) -> Option<Instant> {
         self.shared.first_poll.get().copied()
-    }
-
-    /// The error the runtime reported during init, if any.
-    pub fn init_error(&self) -> Option<Value> {
-        self.shared.init_error.lock().expect("not poisoned").clone()
     }
 
     /// Hands `event` to the function and waits for its answer, up to the function timeout.

@@ -72,6 +72,15 @@ impl Core {
     }
 }
 
+/// A counter a send takes a unit from, with its limit and what to log when it trips.
+struct SendCounter {
+    counter: Counter,
+    limit: Limit,
+    name: &'static str,
+    /// The number range, for the range counter.
+    prefix: Option<String>,
+}
+
 /// Everything `send-otp` needs, built once per execution environment.
 pub struct SendOtp {
     core: Core,
@@ -124,39 +133,35 @@ impl SendOtp {
     /// The counters a send must take a unit from, each with its limit: the deployment-wide
     /// budget per minute, the caller's IP per hour and the number's range per hour. Only
     /// those switched on.
-    fn send_counters(
-        &self,
-        phone: &PhoneNumber,
-        caller: &Caller,
-        now: u64,
-    ) -> Vec<(Counter, Limit, &'static str)> {
+    fn send_counters(&self, phone: &PhoneNumber, caller: &Caller, now: u64) -> Vec<SendCounter> {
         let d = self.core.defences();
         let mut counters = Vec::new();
         if d.max_sends_per_minute != Limit::Off {
-            counters.push((
-                Counter::new("global", "sends", MINUTE, now),
-                d.max_sends_per_minute,
-                "global sends per minute",
-            ));
+            counters.push(SendCounter {
+                counter: Counter::new("global", "sends", MINUTE, now),
+                limit: d.max_sends_per_minute,
+                name: "global sends per minute",
+                prefix: None,
+            });
         }
-        if let Some(c) = self
-            .core
-            .ip_counter("ip-send", caller, d.max_sends_per_ip_per_hour, now)
-        {
-            counters.push((
-                c,
-                d.max_sends_per_ip_per_hour,
-                "sends per client ip per hour",
-            ));
+        let ip_limit = d.max_sends_per_ip_per_hour;
+        if let Some(counter) = self.core.ip_counter("ip-send", caller, ip_limit, now) {
+            counters.push(SendCounter {
+                counter,
+                limit: ip_limit,
+                name: "sends per client ip per hour",
+                prefix: None,
+            });
         }
         if d.max_sends_per_prefix_per_hour != Limit::Off {
             let prefix = phone.prefix(d.prefix_digits);
             let subject = self.core.hasher.counter_subject("prefix", &prefix);
-            counters.push((
-                Counter::new("prefix", &subject, HOUR, now),
-                d.max_sends_per_prefix_per_hour,
-                "sends per number prefix per hour",
-            ));
+            counters.push(SendCounter {
+                counter: Counter::new("prefix", &subject, HOUR, now),
+                limit: d.max_sends_per_prefix_per_hour,
+                name: "sends per number prefix per hour",
+                prefix: Some(prefix),
+            });
         }
         counters
     }
@@ -172,17 +177,13 @@ impl SendOtp {
         let now = core.clock.now();
 
         let mut taken = Vec::new();
-        for (counter, limit, what) in self.send_counters(phone, caller, now) {
-            match core.store.take(&counter, limit, now).await {
-                Ok(None) => taken.push(counter),
+        for c in self.send_counters(phone, caller, now) {
+            match core.store.take(&c.counter, c.limit, now).await {
+                Ok(None) => taken.push(c.counter),
                 Ok(Some(retry_after)) => {
                     core.give_back(&taken).await;
-                    if what.contains("prefix") {
-                        let prefix = phone.prefix(core.defences().prefix_digits);
-                        tracing::warn!(limit = what, %prefix, "send limit reached");
-                    } else {
-                        tracing::warn!(limit = what, "send limit reached");
-                    }
+                    // The range (never the number) tells an operator where pumping aims.
+                    tracing::warn!(limit = c.name, prefix = c.prefix, "send limit reached");
                     return Err(OtpError::RateLimited { retry_after });
                 }
                 Err(e) => {
