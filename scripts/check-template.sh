@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks template.yaml the way a deployment would meet it: SAM validation with its linter,
 # cfn-lint on its own, then `sam build`, which builds both functions with cargo-lambda for
-# arm64. Fails unless both artifacts are aarch64 executables named bootstrap.
+# arm64 (the Makefile's build-<Function> targets). Fails unless both artifacts are static
+# aarch64 executables named bootstrap that pass the end-to-end tests of the function
+# binaries (devtools/tests/functions.rs), run under qemu when this machine is not arm64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sam validate --lint
@@ -15,5 +17,18 @@ for fn in SendOtpFunction VerifyOtpFunction; do
     echo "$artifact is not an aarch64 executable (e_machine $machine)" >&2
     exit 1
   fi
-  echo "$artifact: aarch64, $(stat -c %s "$artifact") bytes"
+  # No program interpreter: linked statically (musl), so no glibc of the runtime's is used.
+  if readelf -lW "$artifact" | grep -q INTERP; then
+    echo "$artifact is dynamically linked" >&2
+    exit 1
+  fi
+  echo "$artifact: static aarch64, $(stat -c %s "$artifact") bytes"
 done
+
+runner=""
+if [ "$(uname -m)" != aarch64 ]; then
+  runner=qemu-aarch64-static
+  command -v "$runner" >/dev/null || { echo "$runner not found (Debian: qemu-user-static)" >&2; exit 1; }
+fi
+OTP_SAM_BUILD_DIR="$PWD/.aws-sam/build" OTP_FUNCTION_RUNNER="$runner" \
+  cargo test -q -p otp-devtools --test functions

@@ -10,23 +10,67 @@ use tokio::process::{Child, Command};
 
 use crate::runtime_api::RuntimeApi;
 
-/// Builds both functions (`release` or debug) and returns the folder holding the binaries.
-pub async fn build_functions(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
-    let mut args = vec!["build", "-q", "-p", "send-otp", "-p", "verify-otp"];
-    if release {
-        args.push("--release");
+/// The two function executables.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub send_otp: PathBuf,
+    pub verify_otp: PathBuf,
+}
+
+impl Binaries {
+    /// cargo's layout: `<dir>/send-otp`, `<dir>/verify-otp`.
+    pub fn in_cargo_dir(dir: &Path) -> Self {
+        Self {
+            send_otp: dir.join("send-otp"),
+            verify_otp: dir.join("verify-otp"),
+        }
     }
+
+    /// `sam build`'s layout: `<dir>/SendOtpFunction/bootstrap`, the artifacts it deploys.
+    pub fn in_sam_build(dir: &Path) -> Self {
+        Self {
+            send_otp: dir.join("SendOtpFunction/bootstrap"),
+            verify_otp: dir.join("VerifyOtpFunction/bootstrap"),
+        }
+    }
+}
+
+/// Builds both functions (debug) and returns them.
+pub async fn build_functions(root: &Path) -> anyhow::Result<Binaries> {
     let status = Command::new("cargo")
-        .args(&args)
+        .args(["build", "-q", "-p", "send-otp", "-p", "verify-otp"])
         .current_dir(root)
         .status()
         .await?;
     if !status.success() {
         bail!("cargo build failed");
     }
-    Ok(target_dir(root)
-        .await?
-        .join(if release { "release" } else { "debug" }))
+    Ok(Binaries::in_cargo_dir(
+        &target_dir(root).await?.join("debug"),
+    ))
+}
+
+/// The binaries end-to-end tests run: the debug builds, or with `OTP_SAM_BUILD_DIR` set, the
+/// artifacts `sam build` left in that folder (see [`command`] for running another
+/// architecture's).
+pub async fn functions_under_test(root: &Path) -> anyhow::Result<Binaries> {
+    match std::env::var_os("OTP_SAM_BUILD_DIR") {
+        Some(dir) => Ok(Binaries::in_sam_build(Path::new(&dir))),
+        None => build_functions(root).await,
+    }
+}
+
+/// A command that runs `binary`: directly, or through the program `OTP_FUNCTION_RUNNER`
+/// names when set (`qemu-aarch64-static` runs the arm64 artifacts on an x86_64 machine).
+pub fn command(binary: &Path) -> Command {
+    match std::env::var_os("OTP_FUNCTION_RUNNER").filter(|r| !r.is_empty()) {
+        Some(runner) => {
+            let mut command = Command::new(runner);
+            command.arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    }
 }
 
 /// The workspace's target folder (honours `CARGO_TARGET_DIR`).
@@ -84,7 +128,7 @@ impl LocalFunction {
         quiet: bool,
     ) -> anyhow::Result<Self> {
         let name = runtime.function_name().to_owned();
-        let mut command = Command::new(binary);
+        let mut command = command(binary);
         command
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
@@ -124,16 +168,15 @@ pub struct LocalApi {
 }
 
 impl LocalApi {
-    /// Starts the binaries in `bin` with `env` and serves them on `addr` (port 0: any).
+    /// Starts the binaries with `env` and serves them on `addr` (port 0: any).
     pub async fn start(
-        bin: &Path,
+        bin: &Binaries,
         env: &[(&str, String)],
         addr: std::net::SocketAddr,
     ) -> anyhow::Result<Self> {
         let timeout = Duration::from_secs(15);
-        let send = LocalFunction::start(&bin.join("send-otp"), "send-otp", env, timeout).await?;
-        let verify =
-            LocalFunction::start(&bin.join("verify-otp"), "verify-otp", env, timeout).await?;
+        let send = LocalFunction::start(&bin.send_otp, "send-otp", env, timeout).await?;
+        let verify = LocalFunction::start(&bin.verify_otp, "verify-otp", env, timeout).await?;
         let route =
             |path: &str, f: &LocalFunction| ("POST".to_owned(), path.to_owned(), f.runtime.clone());
         let routes = vec![

@@ -1,11 +1,12 @@
 //! The real `send-otp` and `verify-otp` binaries, run as Lambda runs them (through the Runtime
 //! API, configured only by environment variables) behind the API Gateway stand-in, against
 //! dynalite and the Plivo sandbox: what a user of the local stack, or of a deployment, sees.
+//! `scripts/check-template.sh` runs them again on the artifacts `sam build` produced.
 
 use std::net::SocketAddr;
 
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalApi, build_functions};
+use otp_devtools::lambda::{LocalApi, command, functions_under_test};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::Outcome;
 use otp_devtools::{repo_root, table};
@@ -27,7 +28,7 @@ fn loopback() -> SocketAddr {
 
 async fn deploy() -> Deployment {
     let root = repo_root();
-    let bin = build_functions(&root, false).await.unwrap();
+    let bin = functions_under_test(&root).await.unwrap();
     let dynalite = Dynalite::start(0, None).unwrap();
     table::create_table(&local_client(&dynalite.endpoint()), "otp-e2e")
         .await
@@ -136,8 +137,8 @@ async fn a_sample_event_invokes_the_binary_directly() {
 
 #[tokio::test]
 async fn a_function_with_missing_settings_fails_its_init_and_names_the_variable() {
-    let bin = build_functions(&repo_root(), false).await.unwrap();
-    let output = tokio::process::Command::new(bin.join("verify-otp"))
+    let bin = functions_under_test(&repo_root()).await.unwrap();
+    let output = command(&bin.verify_otp)
         .env_remove("OTP_TABLE_NAME")
         .env("OTP_SECRET", SECRET)
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")

@@ -3,23 +3,28 @@
 //! cold start (init, and first response), warm latency, handler overhead, peak memory,
 //! DynamoDB requests per operation and artifact sizes.
 //!
-//! Usage: `bench [--short] [--no-build] [--zip] [--soak=N]`
+//! The binaries are built as they are deployed (static, linked against musl, with cargo lambda:
+//! see the Makefile's build-<Function> targets), for this machine's architecture.
+//!
+//! Usage: `bench [--short] [--no-build] [--zip] [--soak=N] [--target=TRIPLE]`
 //! - `--short`: fewer starts and invocations (CI keeps the benchmark from rotting with it).
 //! - `--no-build`: use the release binaries already built.
-//! - `--zip`: also build the arm64 zips with `cargo lambda build --release --arm64
-//!   --output-format zip` and report their sizes.
+//! - `--zip`: also build the deployed arm64 zips (`cargo lambda build --release --target
+//!   aarch64-unknown-linux-musl --output-format zip`) and report their sizes.
 //! - `--soak=N`: invocations after the warm run, for memory growth (default 10,000).
+//! - `--target=TRIPLE`: measure a build for another target of this machine's architecture,
+//!   e.g. `x86_64-unknown-linux-gnu` to compare with glibc (default `<arch>-unknown-linux-musl`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use otp_devtools::apigw::http_api_event;
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::dynamodb_proxy::DynamoDbProxy;
-use otp_devtools::lambda::{LocalFunction, build_functions, target_dir};
+use otp_devtools::lambda::{LocalFunction, target_dir};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::{Outcome, RuntimeApi};
 use otp_devtools::{repo_root, table};
@@ -29,6 +34,9 @@ const TABLE: &str = "otp-bench";
 const AUTH_ID: &str = "MABENCHAUTHID0000000";
 const AUTH_TOKEN: &str = "bench-sandbox-token";
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// What `sam build` builds (the Makefile's `LAMBDA_TARGET`).
+const DEPLOYED_TARGET: &str = "aarch64-unknown-linux-musl";
+const USAGE: &str = "usage: bench [--short] [--no-build] [--zip] [--soak=N] [--target=TRIPLE]";
 
 struct Options {
     starts: usize,
@@ -36,13 +44,15 @@ struct Options {
     soak: usize,
     build: bool,
     zip: bool,
+    target: String,
 }
 
 fn options() -> anyhow::Result<Options> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     for a in &args {
-        if !["--short", "--no-build", "--zip"].contains(&a.as_str()) && !a.starts_with("--soak=") {
-            bail!("unknown argument {a}; usage: bench [--short] [--no-build] [--zip] [--soak=N]");
+        let valued = a.starts_with("--soak=") || a.starts_with("--target=");
+        if !["--short", "--no-build", "--zip"].contains(&a.as_str()) && !valued {
+            bail!("unknown argument {a}; {USAGE}");
         }
     }
     let short = args.iter().any(|a| a == "--short");
@@ -55,6 +65,13 @@ fn options() -> anyhow::Result<Options> {
             .unwrap_or(if short { 0 } else { 10_000 }),
         build: !args.iter().any(|a| a == "--no-build"),
         zip: args.iter().any(|a| a == "--zip"),
+        target: args
+            .iter()
+            .find_map(|a| a.strip_prefix("--target="))
+            .map_or_else(
+                || format!("{}-unknown-linux-musl", std::env::consts::ARCH),
+                str::to_owned,
+            ),
     })
 }
 
@@ -240,13 +257,13 @@ struct Row {
 /// Cold starts, warm latency and memory of one function.
 async fn measure(
     name: &'static str,
-    bin: &Path,
+    bin: &Binaries,
     setup: &Setup,
     opts: &Options,
     numbers: &mut Numbers,
     next_event: &mut dyn FnMut(&mut Numbers) -> Value,
 ) -> anyhow::Result<Row> {
-    let binary = bin.join(name);
+    let binary = bin.path(name);
     let mut cold = Vec::new();
     for warm_up in [true, false] {
         let mut env = setup.env.clone();
@@ -340,15 +357,15 @@ async fn measure(
 
 /// DynamoDB requests of one send, one right verify and one wrong verify.
 async fn requests_per_operation(
-    bin: &Path,
+    bin: &Binaries,
     setup: &Setup,
     numbers: &mut Numbers,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
     let send =
-        LocalFunction::start_quietly(&bin.join("send-otp"), "send-otp", &setup.env, TIMEOUT, true)
+        LocalFunction::start_quietly(&bin.path("send-otp"), "send-otp", &setup.env, TIMEOUT, true)
             .await?;
     let verify = LocalFunction::start_quietly(
-        &bin.join("verify-otp"),
+        &bin.path("verify-otp"),
         "verify-otp",
         &setup.env,
         TIMEOUT,
@@ -405,36 +422,54 @@ fn expect(status: u64, want: u64, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn zip_sizes(root: &Path, build: bool) -> anyhow::Result<Vec<(String, f64)>> {
-    if build {
-        let status = tokio::process::Command::new("cargo")
-            .args([
-                "lambda",
-                "build",
-                "--release",
-                "--arm64",
-                "--output-format",
-                "zip",
-                "-p",
-                "send-otp",
-                "-p",
-                "verify-otp",
-            ])
-            .current_dir(root)
-            .status()
-            .await
-            .context("cargo lambda (pip install cargo-lambda)")?;
-        if !status.success() {
-            bail!("cargo lambda build failed");
-        }
+/// The two functions as cargo lambda lays them out: `<dir>/<name>/bootstrap`.
+struct Binaries(PathBuf);
+
+impl Binaries {
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name).join("bootstrap")
     }
-    let target = target_dir(root).await?.join("lambda");
+}
+
+/// Builds both functions for `target` with cargo lambda into their own folder under the
+/// target directory (its default folder is shared by every target's build).
+async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<Binaries> {
+    let dir = target_dir(root).await?.join("bench").join(if zip {
+        format!("{target}-zip")
+    } else {
+        target.to_owned()
+    });
+    let dir_arg = dir.to_str().context("target directory is not UTF-8")?;
+    let mut args = vec!["lambda", "build", "--release", "--target", target];
+    args.extend([
+        "-p",
+        "send-otp",
+        "-p",
+        "verify-otp",
+        "--lambda-dir",
+        dir_arg,
+    ]);
+    if zip {
+        args.extend(["--output-format", "zip"]);
+    }
+    let status = tokio::process::Command::new("cargo")
+        .args(&args)
+        .current_dir(root)
+        .status()
+        .await
+        .context("cargo lambda (pip install cargo-lambda)")?;
+    if !status.success() {
+        bail!("cargo lambda build --target {target} failed");
+    }
+    Ok(Binaries(dir))
+}
+
+async fn zip_sizes(root: &Path) -> anyhow::Result<Vec<(String, f64)>> {
+    let dir = lambda_build(root, DEPLOYED_TARGET, true).await?.0;
     let mut sizes = Vec::new();
     for name in ["send-otp", "verify-otp"] {
-        let zip = target.join(name).join("bootstrap.zip");
-        if let Ok(m) = std::fs::metadata(&zip) {
-            sizes.push((name.to_owned(), m.len() as f64 / 1e6));
-        }
+        let zip = dir.join(name).join("bootstrap.zip");
+        sizes.push((name.to_owned(), std::fs::metadata(&zip)?.len() as f64 / 1e6));
     }
     Ok(sizes)
 }
@@ -444,10 +479,10 @@ async fn main() -> anyhow::Result<()> {
     let opts = options()?;
     let root = repo_root();
     let bin = if opts.build {
-        eprintln!("building release binaries ...");
-        build_functions(&root, true).await?
+        eprintln!("building release binaries for {} ...", opts.target);
+        lambda_build(&root, &opts.target, false).await?
     } else {
-        target_dir(&root).await?.join("release")
+        Binaries(target_dir(&root).await?.join("bench").join(&opts.target))
     };
     let setup = setup().await?;
     let mut numbers = Numbers(0);
@@ -463,10 +498,15 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let requests = requests_per_operation(&bin, &setup, &mut numbers).await?;
-    let zips = zip_sizes(&root, opts.zip).await?;
+    let zips = if opts.zip {
+        eprintln!("building the {DEPLOYED_TARGET} zips ...");
+        zip_sizes(&root).await?
+    } else {
+        Vec::new()
+    };
 
     println!(
-        "\n{} cold starts, {} warm invocations{} per function; machine: {} cores, {}\n",
+        "\n{} cold starts, {} warm invocations{} per function; built for {}; machine: {} cores\n",
         opts.starts,
         opts.warm,
         if opts.soak > 0 {
@@ -474,8 +514,8 @@ async fn main() -> anyhow::Result<()> {
         } else {
             String::new()
         },
+        opts.target,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::env::consts::ARCH,
     );
     println!(
         "| function | DynamoDB warm-up in init | init ms: start to first /next, median (min-max) | first response ms, median (min-max) |"
@@ -488,7 +528,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "\n| function | warm p50 ms | warm p99 ms | mean ms (of it DynamoDB) | CPU ms per invoke | CPU ms per invoke, refused at validation | peak RSS MB | RSS MB during soak (each fifth) | binary MB (host) |"
+        "\n| function | warm p50 ms | warm p99 ms | mean ms (of it DynamoDB) | CPU ms per invoke | CPU ms per invoke, refused at validation | peak RSS MB | RSS MB during soak (each fifth) | binary MB |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for r in [&send, &verify] {
@@ -502,7 +542,7 @@ async fn main() -> anyhow::Result<()> {
         println!("| {op} | {count} |");
     }
     if !zips.is_empty() {
-        println!("\n| function | arm64 zip MB |\n|---|---|");
+        println!("\n| function | {DEPLOYED_TARGET} zip MB |\n|---|---|");
         for (name, mb) in &zips {
             println!("| {name} | {mb:.2} |");
         }

@@ -77,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let api_port = port("LOCAL_API_PORT", 3000)?;
 
     println!("Building send-otp and verify-otp ...");
-    let bin = build_functions(&root, false).await?;
+    let bin = build_functions(&root).await?;
 
     let (endpoint, _dynalite) = dynamodb(port("LOCAL_DYNAMODB_PORT", 8000)?, &state).await?;
     if table::ensure_table(&local_client(&endpoint), TABLE).await? {
