@@ -1,5 +1,6 @@
 //! Sending the code by SMS through Plivo's Message API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -48,6 +49,15 @@ pub enum SmsError {
     Unavailable { attempts: u32, last: String },
 }
 
+/// The Plivo client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SmsClientError {
+    #[error("tls setup: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("http client setup: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
 #[derive(Debug, Deserialize)]
 struct PlivoErrorBody {
     api_id: Option<String>,
@@ -57,6 +67,21 @@ struct PlivoErrorBody {
 #[derive(Debug, Deserialize)]
 struct PlivoQueued {
     message_uuid: Option<Vec<String>>,
+}
+
+/// TLS for Plivo: rustls on aws-lc-rs (the stack the DynamoDB client uses) trusting the
+/// Mozilla root program's CAs, compiled in. reqwest's default platform verifier would read and
+/// parse the system certificate store on the first handshake, on the path of the first SMS;
+/// these roots cost nothing to load.
+fn public_roots_tls() -> Result<rustls::ClientConfig, rustls::Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// One Plivo client per execution environment: it keeps its connection pool warm.
@@ -77,8 +102,9 @@ enum Attempt {
 }
 
 impl PlivoSmsSender {
-    pub fn new(config: &PlivoConfig, retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+    pub fn new(config: &PlivoConfig, retry: RetryPolicy) -> Result<Self, SmsClientError> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(public_roots_tls()?)
             .connect_timeout(retry.attempt_timeout)
             .pool_idle_timeout(Duration::from_secs(50))
             .user_agent(concat!("otp-lambda/", env!("CARGO_PKG_VERSION")))
