@@ -1,7 +1,8 @@
 //! `bench`: measures the release binaries as Lambda runs them, through the Lambda Runtime API,
 //! against dynalite (behind a counting proxy) and the Plivo sandbox, and prints a table:
 //! cold start (init, and first response), warm latency, handler overhead, peak memory,
-//! DynamoDB requests per operation and artifact sizes.
+//! DynamoDB requests per operation and artifact sizes. A bare lambda_http function
+//! (`devtools/baseline`) is measured the same way, as the floor.
 //!
 //! The binaries are built as they are deployed (static, linked against musl, with cargo lambda:
 //! see the Makefile's build-<Function> targets), for this machine's architecture.
@@ -36,6 +37,8 @@ const AUTH_TOKEN: &str = "bench-sandbox-token";
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// What `sam build` builds (the Makefile's `LAMBDA_TARGET`).
 const DEPLOYED_TARGET: &str = "aarch64-unknown-linux-musl";
+/// The bare lambda_http function in `devtools/baseline`.
+const BASELINE: &str = "lambda-baseline";
 const USAGE: &str = "usage: bench [--short] [--no-build] [--zip] [--soak=N] [--target=TRIPLE]";
 
 struct Options {
@@ -254,6 +257,76 @@ struct Row {
     binary_mb: f64,
 }
 
+/// One cold start: a new process whose first invocation is `event`. Returns init (process
+/// start to its first `/next`) and first response in milliseconds, and the response status.
+async fn cold_start(
+    name: &str,
+    binary: &Path,
+    env: &[(&str, String)],
+    event: Value,
+) -> anyhow::Result<(f64, f64, u64)> {
+    let runtime = RuntimeApi::start(name, TIMEOUT).await?;
+    let pending = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move { invoke(&runtime, event).await })
+    };
+    let mut f = LocalFunction::start_with_runtime(binary, runtime, env, true).await?;
+    let status = pending.await??;
+    let answered = Instant::now();
+    let init = f.runtime.first_poll().context("never polled")? - f.started;
+    f.child.kill().await?;
+    Ok((ms(init), ms(answered - f.started), status))
+}
+
+fn malformed_event() -> Value {
+    event("/", "{")
+}
+
+/// CPU milliseconds per invocation over `n` requests that are not JSON (every function
+/// answers them 400).
+async fn cpu_per_malformed_request(f: &LocalFunction, n: usize) -> anyhow::Result<f64> {
+    let pid = f.child.id().context("no pid")?;
+    let before = cpu_time(pid)?;
+    for _ in 0..n {
+        let status = invoke(&f.runtime, malformed_event()).await?;
+        expect(status, 400, "malformed request")?;
+    }
+    Ok(ms(cpu_time(pid)? - before) / n as f64)
+}
+
+/// The bare lambda_http function: the floor under the functions' numbers.
+struct Baseline {
+    init: String,
+    first: String,
+    cpu: f64,
+    peak_mb: f64,
+    binary_mb: f64,
+}
+
+async fn measure_baseline(bin: &Binaries, opts: &Options) -> anyhow::Result<Baseline> {
+    let binary = bin.path(BASELINE);
+    let (mut inits, mut firsts) = (Vec::new(), Vec::new());
+    for _ in 0..opts.starts {
+        let (init, first, status) = cold_start(BASELINE, &binary, &[], malformed_event()).await?;
+        expect(status, 400, "baseline")?;
+        inits.push(init);
+        firsts.push(first);
+    }
+    let mut f = LocalFunction::start_quietly(&binary, BASELINE, &[], TIMEOUT, true).await?;
+    ready(&f.runtime).await?;
+    invoke(&f.runtime, malformed_event()).await?;
+    let cpu = cpu_per_malformed_request(&f, opts.warm).await?;
+    let (peak_mb, _) = memory(f.child.id().context("no pid")?)?;
+    f.child.kill().await?;
+    Ok(Baseline {
+        init: spread(&mut inits),
+        first: spread(&mut firsts),
+        cpu,
+        peak_mb,
+        binary_mb: std::fs::metadata(&binary)?.len() as f64 / 1e6,
+    })
+}
+
 /// Cold starts, warm latency and memory of one function.
 async fn measure(
     name: &'static str,
@@ -270,22 +343,13 @@ async fn measure(
         env.push(("OTP_INIT_WARMUP", warm_up.to_string()));
         let (mut inits, mut firsts) = (Vec::new(), Vec::new());
         for _ in 0..opts.starts {
-            let runtime = RuntimeApi::start(name, TIMEOUT).await?;
-            let event = next_event(numbers);
-            let pending = {
-                let runtime = runtime.clone();
-                tokio::spawn(async move { invoke(&runtime, event).await })
-            };
-            let mut f = LocalFunction::start_with_runtime(&binary, runtime, &env, true).await?;
-            let status = pending.await??;
-            let answered = Instant::now();
-            let init = f.runtime.first_poll().context("never polled")? - f.started;
-            inits.push(ms(init));
-            firsts.push(ms(answered - f.started));
+            let (init, first, status) =
+                cold_start(name, &binary, &env, next_event(numbers)).await?;
             if !(200..500).contains(&status) {
                 bail!("{name} answered {status} on a cold start");
             }
-            f.child.kill().await?;
+            inits.push(init);
+            firsts.push(first);
         }
         cold.push(Cold {
             warm_up,
@@ -312,17 +376,9 @@ async fn measure(
     let dynamodb = setup.proxy.take().server_time;
     let cpu = cpu_time(pid)? - cpu_before;
     latencies.sort_by(f64::total_cmp);
-    // The floor: a request refused at validation costs the runtime's two HTTP round trips
-    // and JSON, and none of the SDK's or Plivo client's work.
-    let floor_before = cpu_time(pid)?;
-    for _ in 0..opts.warm {
-        expect(
-            invoke(&f.runtime, event("/", "{")).await?,
-            400,
-            "malformed request",
-        )?;
-    }
-    let floor = cpu_time(pid)? - floor_before;
+    // A request refused at validation costs the runtime's two HTTP round trips, JSON and
+    // validation, and none of the SDK's or Plivo client's work.
+    let floor = cpu_per_malformed_request(&f, opts.warm).await?;
     let pid = f.child.id().context("no pid")?;
     let (peak_mb, rss_after_warm) = memory(pid)?;
     let soak = if opts.soak > 0 {
@@ -346,7 +402,7 @@ async fn measure(
         p50: percentile(&latencies, 50),
         p99: percentile(&latencies, 99),
         cpu: ms(cpu) / opts.warm as f64,
-        floor: ms(floor) / opts.warm as f64,
+        floor,
         waiting: ms(dynamodb) / opts.warm as f64,
         wall: ms(total) / opts.warm as f64,
         peak_mb,
@@ -451,6 +507,8 @@ async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<Bi
     ]);
     if zip {
         args.extend(["--output-format", "zip"]);
+    } else {
+        args.extend(["-p", BASELINE]);
     }
     let status = tokio::process::Command::new("cargo")
         .args(&args)
@@ -484,6 +542,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Binaries(target_dir(&root).await?.join("bench").join(&opts.target))
     };
+    eprintln!("measuring the bare lambda_http baseline ...");
+    let baseline = measure_baseline(&bin, &opts).await?;
     let setup = setup().await?;
     let mut numbers = Numbers(0);
 
@@ -528,6 +588,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!(
+        "| {BASELINE} (bare lambda_http) | - | {} | {} |",
+        baseline.init, baseline.first
+    );
+    println!(
         "\n| function | warm p50 ms | warm p99 ms | mean ms (of it DynamoDB) | CPU ms per invoke | CPU ms per invoke, refused at validation | peak RSS MB | RSS MB during soak (each fifth) | binary MB |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -537,6 +601,10 @@ async fn main() -> anyhow::Result<()> {
             r.name, r.p50, r.p99, r.wall, r.waiting, r.cpu, r.floor, r.peak_mb, r.soak, r.binary_mb
         );
     }
+    println!(
+        "| {BASELINE} (bare lambda_http) | - | - | - | - | {:.3} | {:.1} | - | {:.1} |",
+        baseline.cpu, baseline.peak_mb, baseline.binary_mb
+    );
     println!("\n| operation | DynamoDB requests |\n|---|---|");
     for (op, count) in &requests {
         println!("| {op} | {count} |");
