@@ -62,7 +62,7 @@ release:
 
 ## `sam build` runs these (BuildMethod: makefile): each function as a static arm64 binary,
 ## linked against musl, named bootstrap in the artifact folder SAM gives. Static musl rather
-## than glibc: see "Memory" in the README.
+## than glibc: see "Performance" in the README (memory).
 LAMBDA_TARGET ?= aarch64-unknown-linux-musl
 
 build-SendOtpFunction:
