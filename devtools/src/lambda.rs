@@ -26,6 +26,14 @@ impl Binaries {
         }
     }
 
+    /// cargo lambda's layout: `<dir>/send-otp/bootstrap`, `<dir>/verify-otp/bootstrap`.
+    pub fn in_lambda_dir(dir: &Path) -> Self {
+        Self {
+            send_otp: lambda_bootstrap(dir, "send-otp"),
+            verify_otp: lambda_bootstrap(dir, "verify-otp"),
+        }
+    }
+
     /// `sam build`'s layout: `<dir>/SendOtpFunction/bootstrap`, the artifacts it deploys.
     pub fn in_sam_build(dir: &Path) -> Self {
         Self {
@@ -33,6 +41,11 @@ impl Binaries {
             verify_otp: dir.join("VerifyOtpFunction/bootstrap"),
         }
     }
+}
+
+/// Where cargo lambda puts binary `name` when told `--lambda-dir <dir>`.
+pub fn lambda_bootstrap(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name).join("bootstrap")
 }
 
 /// Builds both functions (debug) and returns them.

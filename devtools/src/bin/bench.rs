@@ -25,7 +25,7 @@ use anyhow::{Context, bail};
 use otp_devtools::apigw::http_api_event;
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::dynamodb_proxy::DynamoDbProxy;
-use otp_devtools::lambda::{LocalFunction, target_dir};
+use otp_devtools::lambda::{Binaries, LocalFunction, lambda_bootstrap, target_dir};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::{Outcome, RuntimeApi};
 use otp_devtools::{repo_root, table};
@@ -303,16 +303,15 @@ struct Baseline {
     binary_mb: f64,
 }
 
-async fn measure_baseline(bin: &Binaries, opts: &Options) -> anyhow::Result<Baseline> {
-    let binary = bin.path(BASELINE);
+async fn measure_baseline(binary: &Path, opts: &Options) -> anyhow::Result<Baseline> {
     let (mut inits, mut firsts) = (Vec::new(), Vec::new());
     for _ in 0..opts.starts {
-        let (init, first, status) = cold_start(BASELINE, &binary, &[], malformed_event()).await?;
+        let (init, first, status) = cold_start(BASELINE, binary, &[], malformed_event()).await?;
         expect(status, 400, "baseline")?;
         inits.push(init);
         firsts.push(first);
     }
-    let mut f = LocalFunction::start_quietly(&binary, BASELINE, &[], TIMEOUT, true).await?;
+    let mut f = LocalFunction::start_quietly(binary, BASELINE, &[], TIMEOUT, true).await?;
     ready(&f.runtime).await?;
     invoke(&f.runtime, malformed_event()).await?;
     let cpu = cpu_per_malformed_request(&f, opts.warm).await?;
@@ -323,28 +322,26 @@ async fn measure_baseline(bin: &Binaries, opts: &Options) -> anyhow::Result<Base
         first: spread(&mut firsts),
         cpu,
         peak_mb,
-        binary_mb: std::fs::metadata(&binary)?.len() as f64 / 1e6,
+        binary_mb: std::fs::metadata(binary)?.len() as f64 / 1e6,
     })
 }
 
 /// Cold starts, warm latency and memory of one function.
 async fn measure(
     name: &'static str,
-    bin: &Binaries,
+    binary: &Path,
     setup: &Setup,
     opts: &Options,
     numbers: &mut Numbers,
     next_event: &mut dyn FnMut(&mut Numbers) -> Value,
 ) -> anyhow::Result<Row> {
-    let binary = bin.path(name);
     let mut cold = Vec::new();
     for warm_up in [true, false] {
         let mut env = setup.env.clone();
         env.push(("OTP_INIT_WARMUP", warm_up.to_string()));
         let (mut inits, mut firsts) = (Vec::new(), Vec::new());
         for _ in 0..opts.starts {
-            let (init, first, status) =
-                cold_start(name, &binary, &env, next_event(numbers)).await?;
+            let (init, first, status) = cold_start(name, binary, &env, next_event(numbers)).await?;
             if !(200..500).contains(&status) {
                 bail!("{name} answered {status} on a cold start");
             }
@@ -358,7 +355,7 @@ async fn measure(
         });
     }
 
-    let mut f = LocalFunction::start_quietly(&binary, name, &setup.env, TIMEOUT, true).await?;
+    let mut f = LocalFunction::start_quietly(binary, name, &setup.env, TIMEOUT, true).await?;
     ready(&f.runtime).await?;
     invoke(&f.runtime, next_event(numbers)).await?;
     setup.proxy.take();
@@ -407,7 +404,7 @@ async fn measure(
         wall: ms(total) / opts.warm as f64,
         peak_mb,
         soak,
-        binary_mb: std::fs::metadata(&binary)?.len() as f64 / 1e6,
+        binary_mb: std::fs::metadata(binary)?.len() as f64 / 1e6,
     })
 }
 
@@ -418,16 +415,10 @@ async fn requests_per_operation(
     numbers: &mut Numbers,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
     let send =
-        LocalFunction::start_quietly(&bin.path("send-otp"), "send-otp", &setup.env, TIMEOUT, true)
+        LocalFunction::start_quietly(&bin.send_otp, "send-otp", &setup.env, TIMEOUT, true).await?;
+    let verify =
+        LocalFunction::start_quietly(&bin.verify_otp, "verify-otp", &setup.env, TIMEOUT, true)
             .await?;
-    let verify = LocalFunction::start_quietly(
-        &bin.path("verify-otp"),
-        "verify-otp",
-        &setup.env,
-        TIMEOUT,
-        true,
-    )
-    .await?;
     ready(&send.runtime).await?;
     ready(&verify.runtime).await?;
     let describe = |t: otp_devtools::dynamodb_proxy::Tally| {
@@ -478,18 +469,10 @@ fn expect(status: u64, want: u64, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The two functions as cargo lambda lays them out: `<dir>/<name>/bootstrap`.
-struct Binaries(PathBuf);
-
-impl Binaries {
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name).join("bootstrap")
-    }
-}
-
-/// Builds both functions for `target` with cargo lambda into their own folder under the
-/// target directory (its default folder is shared by every target's build).
-async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<Binaries> {
+/// Builds both functions (and, unless zipping, the baseline) for `target` with cargo lambda
+/// into their own folder under the target directory (its default folder is shared by every
+/// target's build), and returns that folder.
+async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<PathBuf> {
     let dir = target_dir(root).await?.join("bench").join(if zip {
         format!("{target}-zip")
     } else {
@@ -519,14 +502,14 @@ async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<Bi
     if !status.success() {
         bail!("cargo lambda build --target {target} failed");
     }
-    Ok(Binaries(dir))
+    Ok(dir)
 }
 
 async fn zip_sizes(root: &Path) -> anyhow::Result<Vec<(String, f64)>> {
-    let dir = lambda_build(root, DEPLOYED_TARGET, true).await?.0;
+    let dir = lambda_build(root, DEPLOYED_TARGET, true).await?;
     let mut sizes = Vec::new();
     for name in ["send-otp", "verify-otp"] {
-        let zip = dir.join(name).join("bootstrap.zip");
+        let zip = lambda_bootstrap(&dir, name).with_extension("zip");
         sizes.push((name.to_owned(), std::fs::metadata(&zip)?.len() as f64 / 1e6));
     }
     Ok(sizes)
@@ -536,26 +519,37 @@ async fn zip_sizes(root: &Path) -> anyhow::Result<Vec<(String, f64)>> {
 async fn main() -> anyhow::Result<()> {
     let opts = options()?;
     let root = repo_root();
-    let bin = if opts.build {
+    let dir = if opts.build {
         eprintln!("building release binaries for {} ...", opts.target);
         lambda_build(&root, &opts.target, false).await?
     } else {
-        Binaries(target_dir(&root).await?.join("bench").join(&opts.target))
+        target_dir(&root).await?.join("bench").join(&opts.target)
     };
+    let bin = Binaries::in_lambda_dir(&dir);
     eprintln!("measuring the bare lambda_http baseline ...");
-    let baseline = measure_baseline(&bin, &opts).await?;
+    let baseline = measure_baseline(&lambda_bootstrap(&dir, BASELINE), &opts).await?;
     let setup = setup().await?;
     let mut numbers = Numbers(0);
 
     eprintln!("measuring send-otp ...");
-    let send = measure("send-otp", &bin, &setup, &opts, &mut numbers, &mut |n| {
-        send_event(&n.next())
-    })
+    let send = measure(
+        "send-otp",
+        &bin.send_otp,
+        &setup,
+        &opts,
+        &mut numbers,
+        &mut |n| send_event(&n.next()),
+    )
     .await?;
     eprintln!("measuring verify-otp ...");
-    let verify = measure("verify-otp", &bin, &setup, &opts, &mut numbers, &mut |n| {
-        verify_event(&n.next(), "123456")
-    })
+    let verify = measure(
+        "verify-otp",
+        &bin.verify_otp,
+        &setup,
+        &opts,
+        &mut numbers,
+        &mut |n| verify_event(&n.next(), "123456"),
+    )
     .await?;
     let requests = requests_per_operation(&bin, &setup, &mut numbers).await?;
     let zips = if opts.zip {
