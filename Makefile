@@ -18,9 +18,12 @@ $(TOOLS)/%/bin/python:
 ## driven with cargo lambda invoke, curl and schemathesis.
 test: unit e2e
 
-## The Rust tests (they start their own dynalite and Plivo stand-ins).
+## The Rust tests (they start their own dynalite and Plivo stand-ins), then the store and flow
+## tests again with dynalite returning the old item on a failed condition, as DynamoDB does.
 unit: deps
 	cargo test --workspace
+	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
+		--test otp_flow --test defences --test security --test handlers
 
 ## The local stack end to end: sample events, HTTP, and schemathesis from openapi.yaml.
 e2e: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python

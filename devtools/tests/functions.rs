@@ -44,6 +44,7 @@ async fn deploy() -> Deployment {
         ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
         ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
+        ("OTP_ALLOWED_COUNTRIES", "US,CA,GB".to_owned()),
     ];
     let api = LocalApi::start(&bin, &env, loopback()).await.unwrap();
     Deployment {

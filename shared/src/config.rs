@@ -50,6 +50,11 @@ pub struct OtpConfig {
     pub resend_cooldown: Duration,
     pub max_sends_per_hour: Limit,
     pub max_failures_per_hour: Limit,
+    /// Wrong guesses in a row (no right code between them, across hours and codes) that
+    /// lock the number.
+    pub max_consecutive_failures: u32,
+    /// How long after the last wrong guess the run of failures (and a lock) lasts.
+    pub lockout: Duration,
     pub message_template: String,
     pub defences: Defences,
     /// Send one cheap DynamoDB read during init, so the first request finds a connection
@@ -65,44 +70,66 @@ pub struct Defences {
     /// Line types codes may be sent to.
     pub allowed_number_types: Vec<NumberType>,
     pub max_sends_per_ip_per_hour: Limit,
+    /// IPv6 callers only: sends per /48 per hour, on top of the per-/64 limit.
+    pub max_sends_per_ipv6_48_per_hour: Limit,
     pub max_sends_per_prefix_per_hour: Limit,
     /// National digits after the country code that make up a prefix.
     pub prefix_digits: usize,
     pub max_sends_per_minute: Limit,
     pub max_failures_per_ip_per_hour: Limit,
+    /// IPv6 callers only: wrong codes per /48 per hour, on top of the per-/64 budget.
+    pub max_failures_per_ipv6_48_per_hour: Limit,
 }
 
 pub const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 2] =
     [NumberType::Mobile, NumberType::FixedLineOrMobile];
 
+/// The regions libphonenumber has numbering plans for: what `OTP_ALLOWED_COUNTRIES` may name.
+/// Checked against the library in a test; kept here so reading the configuration does not
+/// load the phone metadata on the path of a cold start.
+const PHONE_REGIONS: &str = "AC,AD,AE,AF,AG,AI,AL,AM,AO,AR,AS,AT,AU,AW,AX,AZ,BA,BB,BD,BE,BF,BG,\
+BH,BI,BJ,BL,BM,BN,BO,BQ,BR,BS,BT,BW,BY,BZ,CA,CC,CD,CF,CG,CH,CI,CK,CL,CM,CN,CO,CR,CU,CV,CW,CX,CY,\
+CZ,DE,DJ,DK,DM,DO,DZ,EC,EE,EG,EH,ER,ES,ET,FI,FJ,FK,FM,FO,FR,GA,GB,GD,GE,GF,GG,GH,GI,GL,GM,GN,GP,\
+GQ,GR,GT,GU,GW,GY,HK,HN,HR,HT,HU,ID,IE,IL,IM,IN,IO,IQ,IR,IS,IT,JE,JM,JO,JP,KE,KG,KH,KI,KM,KN,KP,\
+KR,KW,KY,KZ,LA,LB,LC,LI,LK,LR,LS,LT,LU,LV,LY,MA,MC,MD,ME,MF,MG,MH,MK,ML,MM,MN,MO,MP,MQ,MR,MS,MT,\
+MU,MV,MW,MX,MY,MZ,NA,NC,NE,NF,NG,NI,NL,NO,NP,NR,NU,NZ,OM,PA,PE,PF,PG,PH,PK,PL,PM,PR,PS,PT,PW,PY,\
+QA,RE,RO,RS,RU,RW,SA,SB,SC,SD,SE,SG,SH,SI,SJ,SK,SL,SM,SN,SO,SR,SS,ST,SV,SX,SY,SZ,TA,TC,TD,TG,TH,\
+TJ,TK,TL,TM,TN,TO,TR,TT,TV,TW,TZ,UA,UG,US,UY,UZ,VA,VC,VE,VG,VI,VN,VU,WF,WS,XK,YE,YT,ZA,ZM,ZW";
+
+/// The largest `OTP_PREFIX_DIGITS`: beyond six national digits a "range" is a handful of
+/// numbers (US: 10,000 at six), which the per-number limits already cover.
+pub const MAX_PREFIX_DIGITS: usize = 6;
+
 impl Defences {
     fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let allowed_countries = match env.optional("OTP_ALLOWED_COUNTRIES") {
-            None => None,
-            Some(list) => Some(
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| {
-                        c.to_ascii_uppercase()
-                            .parse::<Region>()
-                            .ok()
-                            .filter(|r| {
-                                rlibphonenumber::PHONE_NUMBER_UTIL
-                                    .get_country_code_for_region(*r)
-                                    .is_some()
-                            })
-                            .ok_or_else(|| {
-                                problem(
-                                    "OTP_ALLOWED_COUNTRIES",
-                                    format!(
-                                        "{c:?} is not an ISO 3166 region code such as US or GB"
-                                    ),
-                                )
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+        const VAR: &str = "OTP_ALLOWED_COUNTRIES";
+        let list = env.required(VAR)?;
+        let allowed_countries = if list.trim() == "*" {
+            None
+        } else {
+            let regions = list
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| {
+                    let upper = c.to_ascii_uppercase();
+                    PHONE_REGIONS
+                        .split(',')
+                        .any(|r| r == upper)
+                        .then(|| upper.parse::<Region>().ok())
+                        .flatten()
+                        .ok_or_else(|| {
+                            problem(
+                                VAR,
+                                format!("{c:?} is not an ISO 3166 region code such as US or GB"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if regions.is_empty() {
+                return Err(problem(VAR, "must list region codes (e.g. US,CA) or be *"));
+            }
+            Some(regions)
         };
         let allowed_number_types = match env.optional("OTP_ALLOWED_NUMBER_TYPES") {
             None => DEFAULT_ALLOWED_NUMBER_TYPES.to_vec(),
@@ -125,10 +152,13 @@ impl Defences {
             allowed_countries,
             allowed_number_types,
             max_sends_per_ip_per_hour: env.limit("OTP_MAX_SENDS_PER_IP_PER_HOUR", 20)?,
+            max_sends_per_ipv6_48_per_hour: env.limit("OTP_MAX_SENDS_PER_IPV6_48_PER_HOUR", 100)?,
             max_sends_per_prefix_per_hour: env.limit("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 0)?,
-            prefix_digits: env.number("OTP_PREFIX_DIGITS", 4usize, 1..=10)?,
-            max_sends_per_minute: env.limit("OTP_MAX_SENDS_PER_MINUTE", 0)?,
+            prefix_digits: env.number("OTP_PREFIX_DIGITS", 4usize, 1..=MAX_PREFIX_DIGITS)?,
+            max_sends_per_minute: env.limit("OTP_MAX_SENDS_PER_MINUTE", 60)?,
             max_failures_per_ip_per_hour: env.limit("OTP_MAX_FAILURES_PER_IP_PER_HOUR", 50)?,
+            max_failures_per_ipv6_48_per_hour: env
+                .limit("OTP_MAX_FAILURES_PER_IPV6_48_PER_HOUR", 250)?,
         })
     }
 }
@@ -245,6 +275,9 @@ impl OtpConfig {
         let resend_cooldown = env.number("OTP_RESEND_COOLDOWN_SECONDS", 30u64, 0..=3600)?;
         let max_sends_per_hour = env.limit("OTP_MAX_SENDS_PER_HOUR", 5)?;
         let max_failures_per_hour = env.limit("OTP_MAX_FAILURES_PER_HOUR", 10)?;
+        let max_consecutive_failures =
+            env.number("OTP_MAX_CONSECUTIVE_FAILURES", 100u32, 10..=100)?;
+        let lockout = env.number("OTP_LOCKOUT_SECONDS", 86_400u64, 3_600..=2_592_000)?;
         let message_template = env
             .optional("OTP_MESSAGE_TEMPLATE")
             .unwrap_or_else(|| DEFAULT_MESSAGE_TEMPLATE.to_owned());
@@ -272,6 +305,8 @@ impl OtpConfig {
             resend_cooldown: Duration::from_secs(resend_cooldown),
             max_sends_per_hour,
             max_failures_per_hour,
+            max_consecutive_failures,
+            lockout: Duration::from_secs(lockout),
             message_template,
             defences,
             init_warm_up,
@@ -304,9 +339,7 @@ impl PlivoConfig {
             .optional("PLIVO_API_URL")
             .unwrap_or_else(|| DEFAULT_PLIVO_API_URL.to_owned());
         let api_url = api_url.trim().trim_end_matches('/').to_owned();
-        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(problem("PLIVO_API_URL", "must be an http(s) URL"));
-        }
+        check_plivo_url(&api_url)?;
         let log = match env.optional("PLIVO_LOG").as_deref().map(str::trim) {
             None | Some("false") => PlivoLog::Off,
             Some("true") => PlivoLog::On,
@@ -329,6 +362,28 @@ impl PlivoConfig {
     }
 }
 
+/// Plivo's URL carries the Basic-auth token: `https://`, or plain `http://` to a loopback
+/// address only (a local stand-in).
+fn check_plivo_url(text: &str) -> Result<(), ConfigError> {
+    use std::net::IpAddr;
+    let refuse = |why: &str| Err(problem("PLIVO_API_URL", why.to_owned()));
+    let Ok(url) = reqwest::Url::parse(text) else {
+        return refuse("must be an absolute https:// URL");
+    };
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return refuse("must name a host");
+    };
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => refuse("must be https:// (plain http only to a loopback address)"),
+        _ => refuse("must be an https:// URL"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -346,7 +401,11 @@ mod tests {
     }
 
     fn otp(pairs: &[(&str, &str)]) -> Result<OtpConfig, ConfigError> {
-        let mut all = vec![("OTP_TABLE_NAME", "otp"), ("OTP_SECRET", SECRET)];
+        let mut all = vec![
+            ("OTP_TABLE_NAME", "otp"),
+            ("OTP_SECRET", SECRET),
+            ("OTP_ALLOWED_COUNTRIES", "*"),
+        ];
         all.extend_from_slice(pairs);
         OtpConfig::from_lookup(lookup(&all))
     }
@@ -429,8 +488,55 @@ mod tests {
         assert_eq!(d.max_sends_per_ip_per_hour, Limit::AtMost(20));
         assert_eq!(d.max_sends_per_prefix_per_hour, Limit::Off);
         assert_eq!(d.prefix_digits, 4);
-        assert_eq!(d.max_sends_per_minute, Limit::Off);
+        assert_eq!(d.max_sends_per_minute, Limit::AtMost(60));
         assert_eq!(d.max_failures_per_ip_per_hour, Limit::AtMost(50));
+        assert_eq!(d.max_sends_per_ipv6_48_per_hour, Limit::AtMost(100));
+        assert_eq!(d.max_failures_per_ipv6_48_per_hour, Limit::AtMost(250));
+    }
+
+    #[test]
+    fn the_allowed_countries_must_be_chosen() {
+        let err =
+            OtpConfig::from_lookup(lookup(&[("OTP_TABLE_NAME", "t"), ("OTP_SECRET", SECRET)]))
+                .unwrap_err();
+        assert_eq!(err.var, "OTP_ALLOWED_COUNTRIES");
+        for empty in [" ", ",", " , "] {
+            let err = otp(&[("OTP_ALLOWED_COUNTRIES", empty)]).unwrap_err();
+            assert_eq!(err.var, "OTP_ALLOWED_COUNTRIES", "{empty:?}");
+        }
+        assert_eq!(otp(&[]).unwrap().defences.allowed_countries, None);
+    }
+
+    #[test]
+    fn the_region_list_is_the_phone_librarys() {
+        let mut ours: Vec<&str> = PHONE_REGIONS.split(',').collect();
+        ours.sort_unstable();
+        let mut library: Vec<String> = rlibphonenumber::PHONE_NUMBER_UTIL
+            .get_supported_regions()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        library.sort_unstable();
+        assert_eq!(ours, library);
+        // Two-letter codes without a numbering plan are refused.
+        for code in ["AA", "ZZ", "EU", "UK"] {
+            let err = otp(&[("OTP_ALLOWED_COUNTRIES", code)]).unwrap_err();
+            assert_eq!(err.var, "OTP_ALLOWED_COUNTRIES", "{code}");
+        }
+    }
+
+    #[test]
+    fn consecutive_failures_and_lockout_have_their_ranges() {
+        let cfg = otp(&[]).unwrap();
+        assert_eq!(cfg.max_consecutive_failures, 100);
+        assert_eq!(cfg.lockout, Duration::from_secs(86_400));
+        for (var, value) in [
+            ("OTP_MAX_CONSECUTIVE_FAILURES", "9"),
+            ("OTP_MAX_CONSECUTIVE_FAILURES", "101"),
+            ("OTP_LOCKOUT_SECONDS", "3599"),
+            ("OTP_PREFIX_DIGITS", "7"),
+        ] {
+            assert_eq!(otp(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
+        }
     }
 
     #[test]

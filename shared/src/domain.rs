@@ -121,6 +121,12 @@ impl PhoneNumber {
         if trimmed.is_empty() || trimmed.len() > 32 || !trimmed.starts_with('+') {
             return Err(invalid());
         }
+        // Digits and the separators people write, nothing else: the phone library would
+        // read keypad letters as digits (`+1415555CALL`) and drop other characters.
+        let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')');
+        if !trimmed[1..].chars().all(allowed) {
+            return Err(invalid());
+        }
         let parsed = rlibphonenumber::PhoneNumber::parse(trimmed, None).map_err(|_| invalid())?;
         if parsed.extension.is_some() || !parsed.is_valid() {
             return Err(invalid());
@@ -170,7 +176,23 @@ impl PhoneNumber {
     pub fn masked(&self) -> String {
         mask_digits(&self.e164)
     }
+
+    /// The range of [`prefix`](Self::prefix) as far as it may be logged beside the masked
+    /// number: cut to the leading digits the mask shows anyway, so the two lines together
+    /// never reveal more than the mask alone.
+    pub fn prefix_for_logs(&self, national_digits: usize) -> String {
+        let prefix = self.prefix(national_digits);
+        let digits = self.e164.len() - 1;
+        prefix[..prefix.len().min(1 + mask_head(digits))].to_owned()
+    }
 }
+
+/// How many leading digits [`mask_digits`] shows of an `n`-digit number (`n` at least 4).
+fn mask_head(n: usize) -> usize {
+    (n - MASK_TAIL - n / 2).min(4)
+}
+
+const MASK_TAIL: usize = 2;
 
 /// Masks a number for logs: keeps a few leading digits (the country code and a little more) and
 /// the last two, and hides at least half of the digits (rounded down).
@@ -180,8 +202,8 @@ pub fn mask_digits(number: &str) -> String {
     if n < 4 {
         return "*".repeat(n.max(1));
     }
-    let tail = 2;
-    let head = (n - tail - n / 2).min(4);
+    let tail = MASK_TAIL;
+    let head = mask_head(n);
     let mut out = String::with_capacity(n + 1);
     if number.starts_with('+') {
         out.push('+');
@@ -205,7 +227,8 @@ impl fmt::Display for PhoneNumber {
 }
 
 /// The address a request came from, as API Gateway saw it (never from a header the client
-/// sets). IPv6 addresses count per /64, the block one subscriber usually holds.
+/// sets). IPv6 addresses count per /64, the block one subscriber usually holds, and also per
+/// /48, the block a site (or a free tunnel broker account) holds: 65,536 /64s.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(std::net::IpAddr);
 
@@ -221,6 +244,17 @@ impl ClientIp {
             std::net::IpAddr::V6(v6) => {
                 let s = v6.segments();
                 format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        }
+    }
+
+    /// The IPv6 /48 the address belongs to; `None` for IPv4.
+    pub fn ipv6_48(&self) -> Option<String> {
+        match self.0 {
+            std::net::IpAddr::V4(_) => None,
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
             }
         }
     }
@@ -411,6 +445,48 @@ mod tests {
         );
         assert!(ClientIp::parse("not an ip").is_none());
         assert!(!format!("{v4:?}").contains("192"));
+    }
+
+    #[test]
+    fn ipv6_clients_also_count_per_48() {
+        let a = ClientIp::parse("2001:db8:1:2::1").unwrap();
+        let b = ClientIp::parse("2001:db8:1:ffff::1").unwrap();
+        assert_ne!(a.subject(), b.subject());
+        assert_eq!(a.ipv6_48(), b.ipv6_48());
+        assert_eq!(a.ipv6_48().as_deref(), Some("2001:db8:1::/48"));
+        assert_ne!(
+            a.ipv6_48(),
+            ClientIp::parse("2001:db8:2::1").unwrap().ipv6_48()
+        );
+        assert_eq!(ClientIp::parse("192.0.2.1").unwrap().ipv6_48(), None);
+    }
+
+    #[test]
+    fn only_digits_and_common_separators_are_accepted() {
+        for bad in [
+            "+1415555CALL",
+            "+1 415 555 267l",
+            "+1415555267１",
+            "+1_415_555_2671",
+        ] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(PhoneNumber::parse("+1 (415) 555-2671").is_ok());
+    }
+
+    #[test]
+    fn logged_ranges_never_show_more_than_the_mask() {
+        for (number, digits, logged) in [
+            ("+14155552671", 3, "+1415"),
+            ("+14155552671", 6, "+1415"),
+            ("+447400123456", 1, "+447"),
+            ("+447400123456", 6, "+4474"),
+            ("+6837123", 4, "+68"),
+        ] {
+            let phone = PhoneNumber::parse(number).unwrap();
+            assert_eq!(phone.prefix_for_logs(digits), logged, "{number}");
+            assert!(phone.masked().starts_with(logged), "{number}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub enum OtpError {
 impl From<StoreError> for OtpError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(_) => OtpError::Unavailable(err),
+            StoreError::Unavailable(_) | StoreError::Throttled(_) => OtpError::Unavailable(err),
             StoreError::Failed(_) => OtpError::Internal(anyhow::Error::new(err)),
         }
     }

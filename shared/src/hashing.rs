@@ -32,6 +32,10 @@ impl PhoneKey {
 pub struct CodeHash([u8; 32]);
 
 impl CodeHash {
+    /// Stands in for the stored hash when no code is pending, so a guess costs the same
+    /// comparison either way. No code hashes to it but with probability 2^-256.
+    pub(crate) const ABSENT: CodeHash = CodeHash([0; 32]);
+
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(Self)
     }

@@ -11,7 +11,9 @@ use crate::error::OtpError;
 use crate::hashing::Hasher;
 use crate::otp::generate_code;
 use crate::sms::PlivoSmsSender;
-use crate::store::{Counter, DynamoDbOtpStore, Limits, SendDecision, VerifyDecision};
+use crate::store::{
+    Counter, DynamoDbOtpStore, Limits, SendDecision, ShardedCounter, VerifyDecision,
+};
 
 const HOUR: u64 = 3600;
 const MINUTE: u64 = 60;
@@ -48,17 +50,31 @@ impl Core {
         &self.config.defences
     }
 
-    /// The per-IP counter of `kind` for the caller, when the limit is on and the IP known.
-    fn ip_counter(&self, kind: &str, caller: &Caller, limit: Limit, now: u64) -> Option<Counter> {
-        let ip = caller.ip?;
-        (limit != Limit::Off).then(|| {
-            Counter::new(
-                kind,
-                &self.hasher.counter_subject(kind, &ip.subject()),
-                HOUR,
-                now,
-            )
-        })
+    /// The per-client counters of `kind` for the caller, each with its limit: the IPv4
+    /// address or IPv6 /64 under `per_ip`, and for IPv6 also the /48 under `per_48`. Only
+    /// those switched on, and none when the caller's IP is unknown.
+    fn ip_counters(
+        &self,
+        kind: &str,
+        caller: &Caller,
+        per_ip: Limit,
+        per_48: Limit,
+        now: u64,
+    ) -> Vec<(Counter, Limit)> {
+        let Some(ip) = caller.ip else {
+            return Vec::new();
+        };
+        let block = ip
+            .ipv6_48()
+            .map(|block| (format!("{kind}48"), block, per_48));
+        std::iter::once((kind.to_owned(), ip.subject(), per_ip))
+            .chain(block)
+            .filter(|(_, _, limit)| *limit != Limit::Off)
+            .map(|(kind, subject, limit)| {
+                let subject = self.hasher.counter_subject(&kind, &subject);
+                (Counter::new(&kind, &subject, HOUR, now), limit)
+            })
+            .collect()
     }
 
     /// Returns units taken for a request that stopped before sending. A failure here only
@@ -72,13 +88,18 @@ impl Core {
     }
 }
 
-/// A counter a send takes a unit from, with its limit and what to log when it trips.
+/// A counter a send takes a unit from, with what to log when it trips.
 struct SendCounter {
-    counter: Counter,
-    limit: Limit,
+    budget: Budget,
     name: &'static str,
-    /// The number range, for the range counter.
-    prefix: Option<String>,
+    /// The number range, for the range counter: as much of it as the masked number shows,
+    /// and a short keyed hash that tells ranges apart without revealing them.
+    range: Option<(String, String)>,
+}
+
+enum Budget {
+    One(Counter, Limit),
+    Sharded(ShardedCounter),
 }
 
 /// Everything `send-otp` needs, built once per execution environment.
@@ -130,70 +151,101 @@ impl SendOtp {
         Ok(())
     }
 
-    /// The counters a send must take a unit from, each with its limit: the deployment-wide
-    /// budget per minute, the caller's IP per hour and the number's range per hour. Only
-    /// those switched on.
+    /// The counters a send must take a unit from: the deployment-wide budget per minute
+    /// (sharded), the caller's IP (and IPv6 /48) per hour and the number's range per hour.
+    /// Only those switched on.
     fn send_counters(&self, phone: &PhoneNumber, caller: &Caller, now: u64) -> Vec<SendCounter> {
         let d = self.core.defences();
         let mut counters = Vec::new();
-        if d.max_sends_per_minute != Limit::Off {
+        if let Limit::AtMost(budget) = d.max_sends_per_minute {
             counters.push(SendCounter {
-                counter: Counter::new("global", "sends", MINUTE, now),
-                limit: d.max_sends_per_minute,
+                budget: Budget::Sharded(ShardedCounter::new("global", budget, MINUTE, now)),
                 name: "global sends per minute",
-                prefix: None,
+                range: None,
             });
         }
-        let ip_limit = d.max_sends_per_ip_per_hour;
-        if let Some(counter) = self.core.ip_counter("ip-send", caller, ip_limit, now) {
+        let per_ip = self.core.ip_counters(
+            "ip-send",
+            caller,
+            d.max_sends_per_ip_per_hour,
+            d.max_sends_per_ipv6_48_per_hour,
+            now,
+        );
+        for (counter, limit) in per_ip {
             counters.push(SendCounter {
-                counter,
-                limit: ip_limit,
+                budget: Budget::One(counter, limit),
                 name: "sends per client ip per hour",
-                prefix: None,
+                range: None,
             });
         }
         if d.max_sends_per_prefix_per_hour != Limit::Off {
             let prefix = phone.prefix(d.prefix_digits);
             let subject = self.core.hasher.counter_subject("prefix", &prefix);
+            let range = (
+                phone.prefix_for_logs(d.prefix_digits),
+                subject[..8].to_owned(),
+            );
             counters.push(SendCounter {
-                counter: Counter::new("prefix", &subject, HOUR, now),
-                limit: d.max_sends_per_prefix_per_hour,
+                budget: Budget::One(
+                    Counter::new("prefix", &subject, HOUR, now),
+                    d.max_sends_per_prefix_per_hour,
+                ),
                 name: "sends per number prefix per hour",
-                prefix: Some(prefix),
+                range: Some(range),
             });
         }
         counters
     }
 
-    /// Stores the hash of a fresh code, then sends the code. The write comes first so every
-    /// delivered code can be verified; if the SMS finally fails, the stored code is voided.
-    pub async fn send(&self, phone: &PhoneNumber, caller: &Caller) -> Result<Sent, OtpError> {
-        self.screen(phone)?;
-        let core = &self.core;
-        let key = core.hasher.phone_key(phone);
-        let code = generate_code(core.config.code_length);
-        let hash = core.hasher.code_hash(&key, &code);
-        let now = core.clock.now();
-
+    /// Takes a unit from every send counter, or none: a refusal gives back what was taken.
+    async fn take_send_counters(
+        &self,
+        phone: &PhoneNumber,
+        caller: &Caller,
+        now: u64,
+    ) -> Result<Vec<Counter>, OtpError> {
+        let store = &self.core.store;
         let mut taken = Vec::new();
         for c in self.send_counters(phone, caller, now) {
-            match core.store.take(&c.counter, c.limit, now).await {
-                Ok(None) => taken.push(c.counter),
-                Ok(Some(retry_after)) => {
-                    core.give_back(&taken).await;
+            let outcome = match &c.budget {
+                Budget::One(counter, limit) => store
+                    .take(counter, *limit, now)
+                    .await
+                    .map(|full| full.map_or_else(|| Ok(counter.clone()), Err)),
+                Budget::Sharded(sharded) => store.take_shard(sharded, now).await,
+            };
+            match outcome {
+                Ok(Ok(counter)) => taken.push(counter),
+                Ok(Err(retry_after)) => {
+                    self.core.give_back(&taken).await;
                     // The range (never the number) tells an operator where pumping aims.
-                    tracing::warn!(limit = c.name, prefix = c.prefix, "send limit reached");
+                    let (prefix, range) = c.range.unzip();
+                    tracing::warn!(limit = c.name, prefix, range, "send limit reached");
                     return Err(OtpError::RateLimited { retry_after });
                 }
                 Err(e) => {
-                    core.give_back(&taken).await;
+                    self.core.give_back(&taken).await;
                     return Err(e.into());
                 }
             }
         }
-        match core.store.store_code(&key, &hash, now).await {
-            Ok(SendDecision::Stored) => {}
+        Ok(taken)
+    }
+
+    /// Stores the hash of a fresh code, then sends the code. The write comes first so every
+    /// delivered code can be verified; if the SMS finally fails, the stored code is taken
+    /// back and the code it replaced, if still valid, is valid again. A failed send still
+    /// counts against the cooldown and the caps: Plivo may have delivered (and billed) it.
+    pub async fn send(&self, phone: &PhoneNumber, caller: &Caller) -> Result<Sent, OtpError> {
+        self.screen(phone)?;
+        let core = &self.core;
+        let now = core.clock.now();
+        let taken = self.take_send_counters(phone, caller, now).await?;
+        let key = core.hasher.phone_key(phone);
+        let code = generate_code(core.config.code_length);
+        let hash = core.hasher.code_hash(&key, &code);
+        let previous = match core.store.store_code(&key, &hash, now).await {
+            Ok(SendDecision::Stored { previous }) => previous,
             Ok(SendDecision::RateLimited { retry_after }) => {
                 core.give_back(&taken).await;
                 return Err(OtpError::RateLimited { retry_after });
@@ -202,14 +254,19 @@ impl SendOtp {
                 core.give_back(&taken).await;
                 return Err(e.into());
             }
-        }
+        };
         let text = SecretString::from(core.config.render_message(code.expose()));
         drop(code);
         if let Err(sms_error) = self.sms.send(phone, &text).await {
-            if let Err(e) = core.store.void_code(&key, &hash).await {
+            let now = core.clock.now();
+            if let Err(e) = core
+                .store
+                .withdraw_code(&key, &hash, previous.as_ref(), now)
+                .await
+            {
                 tracing::error!(
                     error.message = %e,
-                    "could not void a code whose sms failed; it expires on its own"
+                    "could not withdraw a code whose sms failed; it expires on its own"
                 );
             }
             return Err(OtpError::SmsFailed(sms_error));
@@ -255,20 +312,36 @@ impl VerifyOtp {
         let key = core.hasher.phone_key(phone);
         let hash = core.hasher.code_hash(&key, code);
         let now = core.clock.now();
-        let limit = core.defences().max_failures_per_ip_per_hour;
-        let reserved = core.ip_counter("ip-fail", caller, limit, now);
-        if let Some(counter) = &reserved
-            && let Some(retry_after) = core.store.take(counter, limit, now).await?
-        {
-            tracing::warn!(
-                limit = "failed verifies per client ip per hour",
-                "verify limit reached"
-            );
-            return Err(OtpError::TooManyAttempts { retry_after });
+        let d = core.defences();
+        let budgets = core.ip_counters(
+            "ip-fail",
+            caller,
+            d.max_failures_per_ip_per_hour,
+            d.max_failures_per_ipv6_48_per_hour,
+            now,
+        );
+        let mut reserved = Vec::new();
+        for (counter, limit) in budgets {
+            let full = match core.store.take(&counter, limit, now).await {
+                Ok(full) => full,
+                Err(e) => {
+                    core.give_back(&reserved).await;
+                    return Err(e.into());
+                }
+            };
+            if let Some(retry_after) = full {
+                core.give_back(&reserved).await;
+                tracing::warn!(
+                    limit = "failed verifies per client ip per hour",
+                    "verify limit reached"
+                );
+                return Err(OtpError::TooManyAttempts { retry_after });
+            }
+            reserved.push(counter);
         }
         let decision = core.store.verify(&key, &hash, now).await;
         if matches!(decision, Ok(VerifyDecision::Verified) | Err(_)) {
-            core.give_back(reserved.as_slice()).await;
+            core.give_back(&reserved).await;
         }
         match decision? {
             VerifyDecision::Verified => Ok(()),

@@ -97,7 +97,10 @@ pub struct PlivoSmsSender {
 
 enum Attempt {
     Sent(Option<String>),
+    /// Plivo cannot have the message (no connection) or asked for a retry (429, 5xx).
     Retry(String),
+    /// Plivo may or may not have the message: not retried.
+    Unanswered(String),
     Fatal(SmsError),
 }
 
@@ -120,8 +123,9 @@ impl PlivoSmsSender {
         })
     }
 
-    /// Sends `text` to `to`, retrying throttling, server errors and network failures with
-    /// jittered exponential backoff inside the retry budget. Other 4xx are not retried.
+    /// Sends `text` to `to`, retrying throttling, server errors and failed connections with
+    /// jittered exponential backoff inside the retry budget. Other 4xx are not retried, and
+    /// neither is a request that may have reached Plivo (a timeout waiting for the answer).
     #[tracing::instrument(name = "plivo_send", skip_all, fields(to = %to))]
     pub async fn send(&self, to: &PhoneNumber, text: &SecretString) -> Result<(), SmsError> {
         let deadline = Instant::now() + self.retry.total_budget;
@@ -142,6 +146,13 @@ impl PlivoSmsSender {
                     return Ok(());
                 }
                 Attempt::Fatal(err) => return Err(err),
+                Attempt::Unanswered(last) => {
+                    tracing::warn!(attempt, reason = %last, "plivo did not answer; not retried");
+                    return Err(SmsError::Unavailable {
+                        attempts: attempt,
+                        last,
+                    });
+                }
                 Attempt::Retry(reason) => reason,
             };
             tracing::warn!(attempt, reason = %last, "plivo attempt failed");
@@ -174,11 +185,15 @@ impl PlivoSmsSender {
             .timeout(timeout)
             .send()
             .await;
+        // Only a request that never left can be sent again safely: once Plivo may have it,
+        // a retry could deliver (and bill) the message twice.
         let response = match sent {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => return Attempt::Retry("request timed out".into()),
             Err(e) if e.is_connect() => return Attempt::Retry("connection failed".into()),
-            Err(e) => return Attempt::Retry(format!("request failed: {}", e.without_url())),
+            Err(e) if e.is_timeout() => return Attempt::Unanswered("request timed out".into()),
+            Err(e) => {
+                return Attempt::Unanswered(format!("request failed: {}", e.without_url()));
+            }
         };
         let status = response.status();
         // Reading the body is bounded by the same per-request timeout.

@@ -124,6 +124,7 @@ fn variables_read(load: impl FnOnce(&dyn Fn(&str) -> Option<String>)) -> BTreeSe
             "OTP_TABLE_NAME" | "PLIVO_SENDER_ID" | "PLIVO_AUTH_TOKEN" => Some("x".to_owned()),
             "PLIVO_AUTH_ID" => Some("MAX".to_owned()),
             "OTP_SECRET" => Some("s".repeat(32)),
+            "OTP_ALLOWED_COUNTRIES" => Some("*".to_owned()),
             _ => None,
         }
     };

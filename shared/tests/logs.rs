@@ -5,9 +5,13 @@ mod common;
 
 use base64::Engine;
 use common::*;
+use otp_shared::config::OtpConfig;
 use otp_shared::http::{send_otp, verify_otp};
 use otp_shared::lambda_http::{Body, request};
 use otp_shared::telemetry;
+
+/// A valid number (a Niue landline) with a short national number: 4 digits.
+const SHORT: &str = "+6837123";
 
 fn req(path: &str, body: &str) -> otp_shared::lambda_http::Request {
     let name = if path.contains("verify") {
@@ -81,6 +85,50 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
         let _ = send_otp(&ranged_sender, req("send", &body)).await;
     }
 
+    // The same at the longest range the configuration allows: the logs of the request must
+    // not rebuild more of the number than the mask shows.
+    let longest = (1..=15)
+        .rev()
+        .find(|n| {
+            let n = n.to_string();
+            OtpConfig::from_lookup(|k| match k {
+                "OTP_TABLE_NAME" => Some("t".to_owned()),
+                "OTP_SECRET" => Some(SECRET.to_owned()),
+                "OTP_ALLOWED_COUNTRIES" => Some("*".to_owned()),
+                "OTP_PREFIX_DIGITS" => Some(n.clone()),
+                _ => None,
+            })
+            .is_ok()
+        })
+        .unwrap();
+    let longest = longest.to_string();
+    let widest = Stack::new(&[
+        ("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", "1"),
+        ("OTP_PREFIX_DIGITS", &longest),
+        (
+            "OTP_ALLOWED_NUMBER_TYPES",
+            "mobile,fixed_line_or_mobile,fixed_line",
+        ),
+    ])
+    .await;
+    let before = logs.text().len();
+    let widest_sender = widest.sender();
+    // Twice each: the second send trips the range limit. Niue's numbers have 4 digits.
+    for number in ["+14155552673", "+14155552673", SHORT, SHORT] {
+        let body = format!(r#"{{"phoneNumber":"{number}"}}"#);
+        let _ = send_otp(&widest_sender, req("send", &body)).await;
+    }
+    let widest_logs = logs.text()[before..].to_owned();
+    for number in ["+14155552673", SHORT] {
+        let shown = revealed_digits(&widest_logs, number);
+        let mask = otp_shared::domain::mask_digits(number);
+        let masked = mask.chars().filter(char::is_ascii_digit).count();
+        assert!(
+            shown <= masked,
+            "logs reveal {shown} digits of {number}, the mask {masked}:\n{widest_logs}"
+        );
+    }
+
     let text = logs.text();
     assert!(
         text.lines()
@@ -113,4 +161,39 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
     ] {
         assert!(!text.contains(secret), "log contains {secret:?}");
     }
+}
+
+/// How many digit positions of `number` the logs give away, putting together every
+/// fragment that could be part of it (`+1415`, `+1415*****73`, ...).
+fn revealed_digits(logs: &str, number: &str) -> usize {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    let mut known = vec![false; digits.len()];
+    let mut rest = logs;
+    while let Some(at) = rest.find('+') {
+        let fragment: Vec<char> = rest[at + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '*')
+            .collect();
+        rest = &rest[at + 1..];
+        if fragment.is_empty() || fragment.len() > digits.len() {
+            continue;
+        }
+        // A masked form has the number's length; a plain prefix matches its start.
+        let masked = fragment.contains(&'*');
+        if masked && fragment.len() != digits.len() {
+            continue;
+        }
+        let fits = fragment
+            .iter()
+            .zip(&digits)
+            .all(|(f, d)| *f == '*' || f == d);
+        if fits {
+            for (i, f) in fragment.iter().enumerate() {
+                if f.is_ascii_digit() {
+                    known[i] = true;
+                }
+            }
+        }
+    }
+    known.iter().filter(|k| **k).count()
 }

@@ -191,7 +191,8 @@ async fn a_server_that_never_answers_is_given_up_within_the_budget() {
     assert!(matches!(err, SmsError::Unavailable { .. }), "{err:?}");
     // Far below the server's 30 s delay: the budget, not the server, ended the wait.
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
-    assert!(requests(&server).await >= 2, "timeouts should be retried");
+    // Not retried: Plivo may have the message (see security.rs).
+    assert_eq!(requests(&server).await, 1);
 }
 
 #[tokio::test]

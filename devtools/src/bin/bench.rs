@@ -217,6 +217,10 @@ async fn setup() -> anyhow::Result<Setup> {
         ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
         ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
+        // The deployed defaults: an allow-list, and the per-minute SMS budget on (sharded),
+        // raised so the run is not refused.
+        ("OTP_ALLOWED_COUNTRIES", "US,CA,GB,DE,FR".to_owned()),
+        ("OTP_MAX_SENDS_PER_MINUTE", "1000000".to_owned()),
         // Every invocation comes from one address; the per-IP limits would stop the run.
         ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0".to_owned()),
         ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0".to_owned()),

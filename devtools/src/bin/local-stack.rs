@@ -102,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
         ("PLIVO_AUTH_ID", SANDBOX_AUTH_ID.to_owned()),
         ("PLIVO_AUTH_TOKEN", SANDBOX_AUTH_TOKEN.to_owned()),
         ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
+        // Locally any region may be tried; a deployment must choose (template.yaml).
+        ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
     ];
     let addr = SocketAddr::from(([127, 0, 0, 1], api_port));
     let mut api = LocalApi::start(&bin, &env, addr)

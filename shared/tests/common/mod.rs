@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use otp_devtools::dynalite::Dynalite;
+use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::ManualClock;
 use otp_shared::config::{OtpConfig, PlivoConfig};
@@ -183,15 +184,33 @@ pub fn otp_config(table: &str, overrides: &[(&str, &str)]) -> OtpConfig {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    // The deployed defaults, but for the allow-list, which has none: every region here.
+    let defaults = [("OTP_ALLOWED_COUNTRIES", "*")];
     OtpConfig::from_lookup(move |k| match k {
         "OTP_TABLE_NAME" => Some(table.clone()),
         "OTP_SECRET" => Some(SECRET.to_owned()),
         _ => overrides
             .iter()
             .find(|(name, _)| name == k)
-            .map(|(_, v)| v.clone()),
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                defaults
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }),
     })
     .unwrap()
+}
+
+/// Set to `returns-old-item` to run the tests against dynalite behind a proxy that answers a
+/// failed condition with the old item, as DynamoDB does (dynalite never does). `make test`
+/// runs the store and flow tests both ways.
+pub const DYNAMODB_MODE: &str = "OTP_TEST_DYNAMODB";
+
+/// Whether this run has DynamoDB return the old item on a failed condition.
+pub fn returns_old_item() -> bool {
+    std::env::var(DYNAMODB_MODE).is_ok_and(|m| m == "returns-old-item")
 }
 
 /// One deployment under test: a fresh table, a Plivo stand-in, a clock the test moves, and a
@@ -203,6 +222,9 @@ pub struct Stack {
     /// DynamoDB requests sent by the instances this stack made.
     pub requests: RequestCounter,
     overrides: Vec<(String, String)>,
+    /// Where the instances reach DynamoDB: dynalite, or a proxy in front of it.
+    endpoint: String,
+    proxy: Option<DynamoDbProxy>,
 }
 
 impl Stack {
@@ -211,7 +233,30 @@ impl Stack {
     }
 
     pub async fn with_plivo(plivo: Plivo, overrides: &[(&str, &str)]) -> Self {
+        Self::with_dynamodb(plivo, overrides, Behaviour::default()).await
+    }
+
+    /// A stack whose instances reach dynalite through a proxy behaving as `behaviour` says
+    /// (and returning old items when this run asks for it).
+    pub async fn with_dynamodb(
+        plivo: Plivo,
+        overrides: &[(&str, &str)],
+        mut behaviour: Behaviour,
+    ) -> Self {
         let table = create_table(&dynamodb_client()).await;
+        behaviour.return_old_item |= returns_old_item();
+        let proxied = behaviour.return_old_item
+            || behaviour.max_writes_per_key_per_second.is_some()
+            || behaviour.throttle_keys_starting_with.is_some();
+        let proxy = if proxied {
+            Some(
+                DynamoDbProxy::start_with(&dynalite().endpoint(), behaviour)
+                    .await
+                    .expect("start the dynamodb proxy"),
+            )
+        } else {
+            None
+        };
         Self {
             table,
             plivo,
@@ -221,7 +266,21 @@ impl Stack {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            endpoint: proxy
+                .as_ref()
+                .map_or_else(|| dynalite().endpoint(), |p| p.endpoint()),
+            proxy,
         }
+    }
+
+    /// DynamoDB requests the proxy saw (retries included), when there is one.
+    pub fn proxy_tally(&self) -> Option<otp_devtools::dynamodb_proxy::Tally> {
+        self.proxy.as_ref().map(|p| p.take())
+    }
+
+    /// A DynamoDB client as a new function instance gets it, uncounted.
+    pub fn instance_client(&self) -> aws_sdk_dynamodb::Client {
+        dynamodb_client_for(&self.endpoint)
     }
 
     pub fn config(&self) -> OtpConfig {
@@ -236,13 +295,13 @@ impl Stack {
     /// A new `send-otp` instance.
     pub fn sender(&self) -> SendOtp {
         let sms = PlivoSmsSender::new(&self.plivo.config(), quick_retry()).unwrap();
-        let dynamodb = self.requests.attach(&dynamodb_client());
+        let dynamodb = self.requests.attach(&self.instance_client());
         SendOtp::new(self.config(), dynamodb, sms, self.clock.clone())
     }
 
     /// A new `verify-otp` instance.
     pub fn verifier(&self) -> VerifyOtp {
-        let dynamodb = self.requests.attach(&dynamodb_client());
+        let dynamodb = self.requests.attach(&self.instance_client());
         VerifyOtp::new(self.config(), dynamodb, self.clock.clone())
     }
 

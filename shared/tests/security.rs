@@ -1,0 +1,655 @@
+//! The brute-force and abuse promises under attack: each test reproduces one way an attacker
+//! (or an unlucky deployment) could break them, against a real DynamoDB-compatible server
+//! with real concurrency.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use otp_devtools::dynamodb_proxy::Behaviour;
+use otp_shared::config::{OtpConfig, PlivoConfig};
+use otp_shared::domain::{ClientIp, CodeLength, OtpCode, PhoneNumber};
+use otp_shared::error::OtpError;
+use otp_shared::service::Caller;
+use otp_shared::sms::{PlivoSmsSender, RetryPolicy, SmsError};
+use rand::RngExt;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn phone(s: &str) -> PhoneNumber {
+    PhoneNumber::parse(s).unwrap()
+}
+
+fn code(s: &str) -> OtpCode {
+    OtpCode::parse(s, CodeLength::default()).unwrap()
+}
+
+fn from(ip: &str) -> Caller {
+    Caller {
+        ip: Some(ClientIp::parse(ip).unwrap()),
+    }
+}
+
+/// Distinct valid US numbers: +1415555NNNN.
+fn us(n: u32) -> PhoneNumber {
+    phone(&format!("+1415555{:04}", 1000 + n))
+}
+
+/// The status, body and `Retry-After` presence a caller would see for a verify outcome.
+fn seen(result: &Result<(), OtpError>) -> (u16, Vec<u8>, bool) {
+    match result {
+        Ok(()) => (200, Vec::new(), false),
+        Err(e) => {
+            let r = e.to_response();
+            (
+                r.status().as_u16(),
+                r.body().to_vec(),
+                r.headers().contains_key("retry-after"),
+            )
+        }
+    }
+}
+
+/// Finding 1: guesses checked before they were counted. 100 warm verifier instances (each
+/// with its own DynamoDB client) are released together with 99 wrong guesses and the right
+/// code at a random position, default limits (5 attempts). Counting first, the right code
+/// is only compared when its count lands among the first five: probability 5/100 per trial.
+/// Checking first, it was accepted in about 15 of 20 trials.
+///
+/// Statistics: 30 trials, fail at 7 or more acceptances. A correct implementation (p <= 0.05)
+/// fails with probability P(Bin(30, 0.05) >= 7) = 0.06%; a check-before-count one accepted
+/// with p = 0.75 passes with probability P(Bin(30, 0.75) <= 6) = 4e-10 (and even at p = 0.5,
+/// 0.07%).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_guesses_compares_at_most_max_attempts_with_the_code() {
+    const INSTANCES: usize = 100;
+    const TRIALS: u32 = 30;
+    let stack = Stack::new(&[]).await;
+    let verifiers: Vec<_> = (0..INSTANCES).map(|_| Arc::new(stack.verifier())).collect();
+    let sender = stack.sender();
+    let mut accepted = 0;
+    for trial in 0..TRIALS {
+        let number = us(trial);
+        sender.send(&number, &ANYONE).await.unwrap();
+        let right = stack.plivo.last_code().await;
+        let position = rand::rng().random_range(0..INSTANCES);
+        let barrier = Arc::new(tokio::sync::Barrier::new(INSTANCES));
+        let mut tasks = Vec::new();
+        for (i, verifier) in verifiers.iter().enumerate() {
+            let guess = if i == position {
+                right.clone()
+            } else {
+                // 99 distinct wrong codes.
+                format!(
+                    "{:06}",
+                    (right.parse::<u32>().unwrap() + 1 + i as u32) % 1_000_000
+                )
+            };
+            let (verifier, barrier, number) = (verifier.clone(), barrier.clone(), number.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                verifier.verify(&number, &code(&guess), &ANYONE).await
+            }));
+        }
+        let mut compared = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => {
+                    accepted += 1;
+                    compared += 1;
+                }
+                Err(OtpError::InvalidOtp) => compared += 1,
+                Err(OtpError::TooManyAttempts { .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(
+            compared <= 5,
+            "trial {trial}: {compared} guesses answered as compared"
+        );
+    }
+    assert!(
+        accepted < 7,
+        "the right code got through a burst in {accepted} of {TRIALS} trials"
+    );
+}
+
+/// Finding 2: failures reset every hour, so an attacker who spends each hour's budget could
+/// guess forever. At 100 consecutive failures the number locks: sends and verifies get 429
+/// until the lock expires, a day after the last failure by default.
+#[tokio::test]
+async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
+    let stack = Stack::new(&[("OTP_MAX_CONSECUTIVE_FAILURES", "100")]).await;
+    let number = us(0);
+    let sender = stack.sender();
+    let verifier = stack.verifier();
+    let mut counted = 0;
+    let mut last_code = String::new();
+    'hours: for hour in 0..12 {
+        // Each hour: codes until the hour's failure budget is spent, wrong guesses on each.
+        loop {
+            match sender.send(&number, &ANYONE).await {
+                Ok(_) => last_code = stack.plivo.last_code().await,
+                Err(OtpError::RateLimited { retry_after }) if retry_after > 3600 => {
+                    assert!(counted <= 100, "{counted} failures before the lock");
+                    break 'hours;
+                }
+                Err(OtpError::RateLimited { .. }) => break,
+                other => panic!("hour {hour}: unexpected {other:?}"),
+            }
+            loop {
+                match verifier
+                    .verify(&number, &code(&wrong(&last_code)), &ANYONE)
+                    .await
+                {
+                    Err(OtpError::InvalidOtp) => counted += 1,
+                    Err(OtpError::TooManyAttempts { .. }) => {
+                        counted += 1;
+                        break;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            stack.clock.advance(30);
+        }
+        stack.clock.advance(3600);
+    }
+    assert_eq!(
+        counted, 100,
+        "wrong guesses counted before the number locked"
+    );
+    // Locked: the right code of the last message does not verify, a new code is not sent.
+    let r = verifier.verify(&number, &code(&last_code), &ANYONE).await;
+    match r {
+        Err(OtpError::TooManyAttempts { retry_after }) => assert!(retry_after > 3600),
+        other => panic!("a locked number verified: {other:?}"),
+    }
+    let sent = stack.plivo.sent().await.len();
+    // The lock expires a day after the last failure.
+    stack.clock.advance(86_400);
+    sender.send(&number, &ANYONE).await.unwrap();
+    assert_eq!(stack.plivo.sent().await.len(), sent + 1);
+    let fresh = stack.plivo.last_code().await;
+    verifier
+        .verify(&number, &code(&fresh), &ANYONE)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_right_code_resets_the_consecutive_failures() {
+    let stack = Stack::new(&[
+        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
+        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
+        ("OTP_MAX_ATTEMPTS", "100"),
+    ])
+    .await;
+    let number = us(1);
+    let (sender, verifier) = (stack.sender(), stack.verifier());
+    for _ in 0..3 {
+        sender.send(&number, &ANYONE).await.unwrap();
+        let right = stack.plivo.last_code().await;
+        for _ in 0..9 {
+            let r = verifier
+                .verify(&number, &code(&wrong(&right)), &ANYONE)
+                .await;
+            assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
+        }
+        verifier
+            .verify(&number, &code(&right), &ANYONE)
+            .await
+            .unwrap();
+        stack.clock.advance(30);
+    }
+    // Without a success in between, the tenth failure locks.
+    sender.send(&number, &ANYONE).await.unwrap();
+    let right = stack.plivo.last_code().await;
+    for _ in 0..10 {
+        let _ = verifier
+            .verify(&number, &code(&wrong(&right)), &ANYONE)
+            .await;
+    }
+    let r = verifier.verify(&number, &code(&right), &ANYONE).await;
+    assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
+}
+
+/// Finding 3: a number with a pending code answered wrong guesses differently (401s then a
+/// 429) from a number without one (401 forever), and cost a different number of requests.
+#[tokio::test]
+async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
+    let stack = Stack::new(&[]).await;
+    let (pending, idle) = (us(10), us(11));
+    stack.sender().send(&pending, &ANYONE).await.unwrap();
+    let right = stack.plivo.last_code().await;
+    let verifier = stack.verifier();
+    let mut answers = [Vec::new(), Vec::new()];
+    let mut requests = [Vec::new(), Vec::new()];
+    for _ in 0..12 {
+        for (i, number) in [&pending, &idle].into_iter().enumerate() {
+            stack.requests.reset();
+            let r = verifier
+                .verify(number, &code(&wrong(&right)), &ANYONE)
+                .await;
+            answers[i].push(seen(&r));
+            requests[i].push(stack.requests.by_operation());
+        }
+    }
+    assert_eq!(answers[0], answers[1], "answers differ");
+    assert_eq!(requests[0], requests[1], "DynamoDB requests differ");
+    assert!(answers[0].iter().any(|a| a.0 == 429), "{:?}", answers[0]);
+}
+
+/// Finding 4: a /48 holds 65,536 /64s; rotating through them dodged the per-IP limits.
+#[tokio::test]
+async fn rotating_64s_inside_one_48_meets_the_48_limits() {
+    let stack = Stack::new(&[
+        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "2"),
+        ("OTP_MAX_SENDS_PER_IPV6_48_PER_HOUR", "5"),
+        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0"),
+    ])
+    .await;
+    let sender = stack.sender();
+    let mut sent = 0;
+    for i in 0..20 {
+        let caller = from(&format!("2001:db8:aaaa:{i:x}::1"));
+        for n in 0..2 {
+            if sender.send(&us(i * 2 + n), &caller).await.is_ok() {
+                sent += 1;
+            }
+        }
+    }
+    assert_eq!(sent, 5);
+    // Another /48 is not affected.
+    sender
+        .send(&us(100), &from("2001:db8:bbbb:1::1"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rotating_64s_inside_one_48_meets_the_48_failure_budget() {
+    let stack = Stack::new(&[
+        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
+        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "3"),
+        ("OTP_MAX_FAILURES_PER_IPV6_48_PER_HOUR", "6"),
+    ])
+    .await;
+    let verifier = stack.verifier();
+    let mut counted = 0;
+    for i in 0..20 {
+        let caller = from(&format!("2001:db8:cccc:{i:x}::1"));
+        let r = verifier
+            .verify(&us(200 + i), &code("123456"), &caller)
+            .await;
+        if matches!(r, Err(OtpError::InvalidOtp)) {
+            counted += 1;
+        }
+    }
+    assert_eq!(counted, 6);
+}
+
+/// Finding 6: Plivo's Basic-auth token must never travel in clear to a remote host.
+#[test]
+fn plivo_over_plain_http_is_refused_except_on_loopback() {
+    let with_url = |url: &str| {
+        let url = url.to_owned();
+        PlivoConfig::from_lookup(move |k| match k {
+            "PLIVO_AUTH_ID" => Some(PLIVO_AUTH_ID.to_owned()),
+            "PLIVO_AUTH_TOKEN" => Some(PLIVO_AUTH_TOKEN.to_owned()),
+            "PLIVO_SENDER_ID" => Some(SENDER.to_owned()),
+            "PLIVO_API_URL" => Some(url.clone()),
+            _ => None,
+        })
+    };
+    for bad in [
+        "http://api.plivo.com",
+        "http://10.0.0.5:8080",
+        "http://127.0.0.1.example.com",
+        "http://localhost.example.com",
+        "ftp://api.plivo.com",
+        "https://",
+        "api.plivo.com",
+    ] {
+        let err = with_url(bad).unwrap_err();
+        assert_eq!(err.var, "PLIVO_API_URL", "{bad}");
+    }
+    for good in [
+        "https://api.plivo.com",
+        "http://127.0.0.1:8010",
+        "http://localhost:8010",
+        "http://[::1]:8010/",
+    ] {
+        with_url(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+}
+
+/// Finding 6: a read timeout means Plivo may already have the message; retrying it could
+/// send (and bill) the SMS twice.
+#[tokio::test]
+async fn a_read_timeout_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        total_budget: Duration::from_millis(1500),
+        attempt_timeout: Duration::from_millis(300),
+        base_backoff: Duration::from_millis(20),
+    };
+    let sender = PlivoSmsSender::new(&plivo_config(&server.uri()), policy).unwrap();
+    let text = secrecy::SecretString::from("Your verification code is 123456.");
+    let err = sender.send(&us(0), &text).await.unwrap_err();
+    assert!(
+        matches!(err, SmsError::Unavailable { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+/// Finding 7: a resend whose SMS fails used to leave the user with no valid code at all.
+#[tokio::test]
+async fn a_failed_resend_keeps_the_previous_code() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(serde_json::json!({
+            "api_id": "a", "message": "message(s) queued", "message_uuid": ["b"],
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
+            "api_id": "c", "error": "simulated failure",
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let stack = Stack::with_plivo(Plivo { server }, &[]).await;
+    let number = us(0);
+    let sender = stack.sender();
+    sender.send(&number, &ANYONE).await.unwrap();
+    let first = stack.plivo.last_code().await;
+    let verifier = stack.verifier();
+    let _ = verifier
+        .verify(&number, &code(&wrong(&first)), &ANYONE)
+        .await;
+
+    stack.clock.advance(30);
+    let r = sender.send(&number, &ANYONE).await;
+    assert!(matches!(r, Err(OtpError::SmsFailed(_))), "{r:?}");
+    let undelivered = stack.plivo.last_code().await;
+    if undelivered != first {
+        let r = verifier.verify(&number, &code(&undelivered), &ANYONE).await;
+        assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
+    }
+    // The first code works again, with the attempts it had left (not a fresh five).
+    verifier
+        .verify(&number, &code(&first), &ANYONE)
+        .await
+        .unwrap();
+
+    // The failed send counted against the cooldown: Plivo may have delivered it.
+    stack.clock.advance(10);
+    let r = sender.send(&number, &ANYONE).await;
+    assert!(
+        matches!(r, Err(OtpError::RateLimited { retry_after: 20 })),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_resend_does_not_restore_fresh_attempts() {
+    let stack = Stack::with_plivo(Plivo::failing(500).await, &[("OTP_MAX_ATTEMPTS", "3")]).await;
+    // First code delivered through a working Plivo, two of three attempts used.
+    let good = Plivo::accepting().await;
+    let number = us(1);
+    let working = {
+        let sms = PlivoSmsSender::new(&good.config(), quick_retry()).unwrap();
+        otp_shared::service::SendOtp::new(
+            stack.config(),
+            stack.instance_client(),
+            sms,
+            stack.clock.clone(),
+        )
+    };
+    working.send(&number, &ANYONE).await.unwrap();
+    let first = good.last_code().await;
+    let verifier = stack.verifier();
+    for _ in 0..2 {
+        let _ = verifier
+            .verify(&number, &code(&wrong(&first)), &ANYONE)
+            .await;
+    }
+    stack.clock.advance(30);
+    assert!(stack.sender().send(&number, &ANYONE).await.is_err());
+    // One attempt left on the restored code, not three.
+    let r = verifier
+        .verify(&number, &code(&wrong(&first)), &ANYONE)
+        .await;
+    assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
+}
+
+/// Finding 8: keypad letters were turned into digits and an SMS went out.
+#[tokio::test]
+async fn letters_in_phone_numbers_are_refused_and_nothing_is_sent() {
+    for bad in [
+        "+1415555ABCD",
+        "+1 415 555 CALL",
+        "+1415555267１",
+        "+1415/555/2671",
+        "+1 415 555 2671 x",
+        "+14155552671;ext=1",
+    ] {
+        let err = PhoneNumber::parse(bad).unwrap_err();
+        assert!(err.message().contains("phoneNumber"), "{bad}: {err}");
+    }
+    let stack = Stack::new(&[]).await;
+    let body = r#"{"phoneNumber":"+1415555ABCD"}"#;
+    let mut req =
+        otp_shared::lambda_http::Request::new(otp_shared::lambda_http::Body::Text(body.to_owned()));
+    *req.method_mut() = otp_shared::lambda_http::http::Method::POST;
+    let response = otp_shared::http::send_otp(&stack.sender(), req).await;
+    assert_eq!(response.status(), 400);
+    assert!(stack.plivo.sent().await.is_empty());
+    assert!(stack.items().await.is_empty());
+}
+
+/// Finding 9: the template ships secure defaults: the operator must choose the countries,
+/// and the SMS budget per minute is on.
+#[test]
+fn the_template_makes_the_operator_choose_countries_and_caps_sms_per_minute() {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let params = &template["Parameters"];
+    assert!(
+        params["AllowedCountries"].get("Default").is_none(),
+        "AllowedCountries must have no default"
+    );
+    let budget = params["MaxSendsPerMinute"]["Default"].as_u64().unwrap();
+    assert!(
+        budget > 0,
+        "the per-minute SMS budget must be on by default"
+    );
+    // The function agrees: without an allow-list it does not start, and `*` allows all.
+    let lookup = |countries: Option<&'static str>| {
+        move |k: &str| match k {
+            "OTP_TABLE_NAME" => Some("t".to_owned()),
+            "OTP_SECRET" => Some(SECRET.to_owned()),
+            "OTP_ALLOWED_COUNTRIES" => countries.map(str::to_owned),
+            _ => None,
+        }
+    };
+    let err = OtpConfig::from_lookup(lookup(None)).unwrap_err();
+    assert_eq!(err.var, "OTP_ALLOWED_COUNTRIES");
+    let all = OtpConfig::from_lookup(lookup(Some("*"))).unwrap();
+    assert_eq!(all.defences.allowed_countries, None);
+}
+
+/// The store's fallback paths run on every refusal: DynamoDB returns the old item with a
+/// failed condition (asked with `ReturnValuesOnConditionCheckFailure`), dynalite does not.
+/// `make test` runs this file both ways; this checks the run is the one it says it is.
+#[tokio::test]
+async fn a_refused_send_reads_the_item_only_when_dynamodb_does_not_return_it() {
+    let stack = Stack::new(&[("OTP_MAX_SENDS_PER_MINUTE", "0")]).await;
+    let sender = stack.sender();
+    sender.send(&us(0), &ANYONE).await.unwrap();
+    stack.requests.reset();
+    let r = sender.send(&us(0), &ANYONE).await;
+    assert!(
+        matches!(r, Err(OtpError::RateLimited { retry_after: 30 })),
+        "{r:?}"
+    );
+    let requests = stack.requests.by_operation();
+    let expected = if returns_old_item() {
+        // The returned item shows the window open: no second write, no read.
+        vec![("UpdateItem", 1)]
+    } else {
+        // The window might be over: a second write, then a read for Retry-After.
+        vec![("GetItem", 1), ("UpdateItem", 2)]
+    };
+    let expected: std::collections::BTreeMap<String, usize> = expected
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    assert_eq!(requests, expected);
+}
+
+fn quiet_except_budget(budget: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("OTP_MAX_SENDS_PER_MINUTE", budget),
+        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
+        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0"),
+    ]
+}
+
+/// Finding 11: the per-minute SMS budget is one hot key if it is one item. Sharded, and with
+/// a throttled shard counted as full, the breaker answers 429 (never 503) however hard
+/// DynamoDB throttles its keys. The proxy throttles each key above 20 writes a second, a
+/// fiftieth of DynamoDB's per-key rate, so a burst here is far above it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sms_budget_answers_429_never_503_when_its_keys_are_throttled() {
+    let behaviour = Behaviour {
+        max_writes_per_key_per_second: Some(20),
+        ..Behaviour::default()
+    };
+    let stack = Stack::with_dynamodb(
+        Plivo::accepting().await,
+        &quiet_except_budget("100"),
+        behaviour,
+    )
+    .await;
+    let instances: Vec<_> = (0..30).map(|_| Arc::new(stack.sender())).collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(300));
+    let mut tasks = Vec::new();
+    for i in 0..300u32 {
+        let (sender, barrier) = (instances[i as usize % 30].clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            sender.send(&us(i), &ANYONE).await
+        }));
+    }
+    let (mut sent, mut limited) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => sent += 1,
+            Err(OtpError::RateLimited { .. }) => limited += 1,
+            other => panic!("expected 200 or 429, got {other:?}"),
+        }
+    }
+    assert_eq!(sent + limited, 300);
+    assert!(sent <= 100, "{sent} sent over a budget of 100");
+    assert_eq!(stack.plivo.sent().await.len(), sent);
+    // The budget is spread over two shards of 50, both used.
+    let shards: Vec<_> = stack
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| i["pk"].as_s().is_ok_and(|pk| pk.starts_with("global#")))
+        .collect();
+    assert_eq!(shards.len(), 2, "{shards:?}");
+}
+
+#[tokio::test]
+async fn a_throttled_shard_sends_the_request_to_another() {
+    let behaviour = Behaviour {
+        throttle_keys_starting_with: Some("global#shard0#".into()),
+        ..Behaviour::default()
+    };
+    let stack = Stack::with_dynamodb(
+        Plivo::accepting().await,
+        &quiet_except_budget("100"),
+        behaviour,
+    )
+    .await;
+    let sender = stack.sender();
+    for i in 0..10 {
+        sender.send(&us(i), &ANYONE).await.unwrap();
+    }
+    // Every shard throttled: refused with 429, not a 503.
+    let behaviour = Behaviour {
+        throttle_keys_starting_with: Some("global#".into()),
+        ..Behaviour::default()
+    };
+    let stack = Stack::with_dynamodb(
+        Plivo::accepting().await,
+        &quiet_except_budget("100"),
+        behaviour,
+    )
+    .await;
+    let r = stack.sender().send(&us(0), &ANYONE).await;
+    assert!(matches!(r, Err(OtpError::RateLimited { .. })), "{r:?}");
+    assert!(stack.plivo.sent().await.is_empty());
+}
+
+/// The README's way to clear a lock: `scripts/phone-key` names the number's item, and zeroing
+/// its count of consecutive failures unlocks it.
+#[tokio::test]
+async fn an_operator_can_find_a_locked_number_and_clear_the_lock() {
+    let stack = Stack::new(&[
+        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
+        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
+        ("OTP_MAX_ATTEMPTS", "100"),
+    ])
+    .await;
+    let number = us(7);
+    stack.sender().send(&number, &ANYONE).await.unwrap();
+    let right = stack.plivo.last_code().await;
+    let verifier = stack.verifier();
+    for _ in 0..10 {
+        let _ = verifier
+            .verify(&number, &code(&wrong(&right)), &ANYONE)
+            .await;
+    }
+    let r = verifier.verify(&number, &code(&right), &ANYONE).await;
+    assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
+
+    let out = std::process::Command::new(repo_root().join("scripts/phone-key"))
+        .arg(number.e164())
+        .env("OTP_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pk = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    dynamodb_client()
+        .update_item()
+        .table_name(&stack.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .condition_expression("attribute_exists(pk)")
+        .update_expression("SET consecutive_failures = :zero")
+        .expression_attribute_values(
+            ":zero",
+            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+        )
+        .send()
+        .await
+        .expect("the key names the number's item");
+    verifier
+        .verify(&number, &code(&right), &ANYONE)
+        .await
+        .unwrap();
+}
