@@ -579,6 +579,29 @@ impl DynamoDbOtpStore {
         .await
     }
 
+    /// Counts a guess: the item after the count, or the seconds until a guess can count
+    /// again. A count refused while the item is under every limit is tried again (at most
+    /// twice): as a restart when the run of consecutive failures has run out, as a plain
+    /// count when a concurrent guess changed the item first.
+    async fn count(&self, key: &PhoneKey, now: u64) -> Result<Result<State, u64>, StoreError> {
+        let l = &self.limits;
+        let mut restart = false;
+        let mut state = State::default();
+        for _ in 0..3 {
+            match self.count_guess(key, now, restart).await? {
+                Conditional::Applied(item) => return Ok(Ok(State::from_item(&item))),
+                Conditional::Refused(returned) => state = self.read(key, returned).await?,
+            }
+            if !state.guesses_left(l) || state.locked(l, now) {
+                break;
+            }
+            // Under the limits: the item changed since (or the run had run out). Count
+            // again, as the item now asks.
+            restart = state.streak_stale(now);
+        }
+        Ok(Err(state.retry_after(l, now)))
+    }
+
     /// Checks a guess: counted first, compared only once counted, consumed only on a match.
     /// A wrong guess is one write; a right one two.
     pub async fn verify(
@@ -588,27 +611,9 @@ impl DynamoDbOtpStore {
         now: u64,
     ) -> Result<VerifyDecision, StoreError> {
         let l = &self.limits;
-        let counted = match self.count_guess(key, now, false).await? {
-            Conditional::Applied(item) => State::from_item(&item),
-            Conditional::Refused(returned) => {
-                let state = self.read(key, returned).await?;
-                // Refused for a run of failures that has run out: count again, starting a
-                // new run. Otherwise a limit holds.
-                if !(state.guesses_left(l) && state.streak_stale(now)) {
-                    return Ok(VerifyDecision::Exhausted {
-                        retry_after: state.retry_after(l, now),
-                    });
-                }
-                match self.count_guess(key, now, true).await? {
-                    Conditional::Applied(item) => State::from_item(&item),
-                    Conditional::Refused(returned) => {
-                        let state = self.read(key, returned).await?;
-                        return Ok(VerifyDecision::Exhausted {
-                            retry_after: state.retry_after(l, now),
-                        });
-                    }
-                }
-            }
+        let counted = match self.count(key, now).await? {
+            Ok(state) => state,
+            Err(retry_after) => return Ok(VerifyDecision::Exhausted { retry_after }),
         };
         if counted.matches(hash, now) {
             return self.consume(key, hash, now).await;

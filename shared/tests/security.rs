@@ -653,3 +653,54 @@ async fn an_operator_can_find_a_locked_number_and_clear_the_lock() {
         .await
         .unwrap();
 }
+
+/// A run of failures that has run out starts again at the next guess: concurrent guesses
+/// racing to restart it are all counted (none refused as if a limit held).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guesses_racing_to_restart_an_expired_run_of_failures_are_all_counted() {
+    let stack = Stack::new(&[
+        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
+        ("OTP_LOCKOUT_SECONDS", "3600"),
+        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
+        ("OTP_MAX_ATTEMPTS", "100"),
+    ])
+    .await;
+    let number = us(8);
+    let verifier = stack.verifier();
+    for _ in 0..5 {
+        let r = verifier.verify(&number, &code("123456"), &ANYONE).await;
+        assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
+    }
+    stack.clock.advance(3600);
+    for round in 0..10 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(4));
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (verifier, barrier, number) =
+                (Arc::new(stack.verifier()), barrier.clone(), number.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                verifier.verify(&number, &code("123456"), &ANYONE).await
+            }));
+        }
+        let answers: Vec<_> = futures_answers(tasks).await;
+        assert!(
+            answers
+                .iter()
+                .all(|r| matches!(r, Err(OtpError::InvalidOtp))),
+            "round {round}: {answers:?}"
+        );
+        // The next round starts a fresh run again.
+        stack.clock.advance(3600);
+    }
+}
+
+async fn futures_answers(
+    tasks: Vec<tokio::task::JoinHandle<Result<(), OtpError>>>,
+) -> Vec<Result<(), OtpError>> {
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
