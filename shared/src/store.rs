@@ -304,6 +304,23 @@ impl State {
         at.saturating_sub(now).max(1)
     }
 
+    /// Seconds until a guess can count again, for a verify refused or exhausted: from the
+    /// counts and the lock only (upper bounds), never from when a code was sent, so the value
+    /// is the same for a number with a pending code and one without.
+    fn guess_retry_after(&self, limits: &Limits, now: u64) -> u64 {
+        let mut wait = 0;
+        if self.attempts >= u64::from(limits.max_attempts) {
+            wait = limits.resend_cooldown;
+        }
+        if self.failures_in_window >= limits.max_failures_per_window.bound() {
+            wait = wait.max(WINDOW_SECONDS);
+        }
+        if self.locked(limits, now) {
+            wait = wait.max(self.consecutive_failures_reset_at - now);
+        }
+        wait.max(1)
+    }
+
     /// The per-code and per-window guess limits, as they stand.
     fn guesses_left(&self, limits: &Limits) -> bool {
         self.attempts < u64::from(limits.max_attempts)
@@ -599,7 +616,7 @@ impl DynamoDbOtpStore {
             // again, as the item now asks.
             restart = state.streak_stale(now);
         }
-        Ok(Err(state.retry_after(l, now)))
+        Ok(Err(state.guess_retry_after(l, now)))
     }
 
     /// Checks a guess: counted first, compared only once counted, consumed only on a match.
@@ -620,7 +637,7 @@ impl DynamoDbOtpStore {
         }
         if counted.guesses_exhausted(l, now) {
             Ok(VerifyDecision::Exhausted {
-                retry_after: counted.retry_after(l, now),
+                retry_after: counted.guess_retry_after(l, now),
             })
         } else {
             Ok(VerifyDecision::Rejected)
@@ -628,7 +645,8 @@ impl DynamoDbOtpStore {
     }
 
     /// Uses up the code a counted guess matched, unless a concurrent guess did first. The
-    /// guess was counted as a failure; it is taken back off the window, and the run of
+    /// guess was counted as a failure; it is taken back off the attempts and the window (so
+    /// a used code leaves the number as a number that never had one), and the run of
     /// consecutive failures ends.
     async fn consume(
         &self,
@@ -640,8 +658,10 @@ impl DynamoDbOtpStore {
             .update(
                 key.as_str(),
                 "REMOVE code_hash, code_expires_at \
-                 SET consecutive_failures = :zero, failures_in_window = failures_in_window - :one",
-                "code_hash = :h AND code_expires_at > :now AND failures_in_window >= :one",
+                 SET consecutive_failures = :zero, failures_in_window = failures_in_window - :one, \
+                 attempts = attempts - :one",
+                "code_hash = :h AND code_expires_at > :now AND failures_in_window >= :one \
+                 AND attempts >= :one",
                 vec![
                     (":h", b(hash)),
                     (":now", n(now)),
@@ -680,9 +700,7 @@ impl DynamoDbOtpStore {
                 ReturnValue::None,
             )
             .customize()
-            .config_override(
-                aws_sdk_dynamodb::Config::builder().retry_config(RetryConfig::disabled()),
-            )
+            .config_override(no_retries())
             .send()
             .await;
         let full = Some(counter.ends_at.saturating_sub(now).max(1));
@@ -717,19 +735,25 @@ impl DynamoDbOtpStore {
         Ok(Err(retry_after))
     }
 
-    /// Returns a unit taken by [`take`](Self::take) for a request that went no further.
+    /// Returns a unit taken by [`take`](Self::take) for a request that went no further. Not
+    /// retried: a retry after a lost answer could return the unit twice.
     pub async fn give_back(&self, counter: &Counter) -> Result<(), StoreError> {
-        self.update(
-            &counter.key,
-            "ADD #count :minus_one",
-            "#count > :zero",
-            vec![
-                (":minus_one", AttributeValue::N("-1".into())),
-                (":zero", n(0)),
-            ],
-            ReturnValue::None,
-        )
-        .await?;
+        let result = self
+            .request(
+                &counter.key,
+                "ADD #count :minus_one",
+                "#count > :zero",
+                vec![
+                    (":minus_one", AttributeValue::N("-1".into())),
+                    (":zero", n(0)),
+                ],
+                ReturnValue::None,
+            )
+            .customize()
+            .config_override(no_retries())
+            .send()
+            .await;
+        conditional(result)?;
         Ok(())
     }
 
@@ -773,6 +797,12 @@ impl DynamoDbOtpStore {
         };
         Ok(())
     }
+}
+
+/// One attempt only, for counter writes: see [`DynamoDbOtpStore::take`] and
+/// [`DynamoDbOtpStore::give_back`].
+fn no_retries() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder().retry_config(RetryConfig::disabled())
 }
 
 /// A send applied: what the item held before it tells which code it replaced.
@@ -918,6 +948,24 @@ mod tests {
         assert!(legacy.streak_stale(0));
         let fresh = State::from_item(&item(&[("consecutive_failures", 0)]));
         assert!(!fresh.streak_stale(10));
+    }
+
+    #[test]
+    fn a_refused_guess_waits_for_what_refused_it_never_for_when_a_code_was_sent() {
+        let l = limits();
+        let spent = |pairs: &[(&str, u64)]| State::from_item(&item(pairs));
+        for sent in [0, 990] {
+            let attempts = spent(&[("attempts", 5), ("last_sent_at", sent)]);
+            assert_eq!(attempts.guess_retry_after(&l, 1000), 30);
+            let failures = spent(&[("failures_in_window", 10), ("window_started_at", sent)]);
+            assert_eq!(failures.guess_retry_after(&l, 1000), 3600);
+        }
+        let locked = spent(&[
+            ("consecutive_failures", 100),
+            ("consecutive_failures_reset_at", 90_000),
+        ]);
+        assert_eq!(locked.guess_retry_after(&l, 1000), 89_000);
+        assert_eq!(State::default().guess_retry_after(&l, 1000), 1);
     }
 
     #[test]

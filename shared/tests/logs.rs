@@ -85,6 +85,26 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
         let _ = send_otp(&ranged_sender, req("send", &body)).await;
     }
 
+    // Plivo's error text may quote the number, here where the 500-character cut splits it.
+    let quoting = wiremock::MockServer::start().await;
+    let error = format!("{}+14155552671 is not a valid destination", "x".repeat(489));
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
+                "error": error,
+            })),
+        )
+        .mount(&quoting)
+        .await;
+    let quoted = Stack::with_plivo(Plivo { server: quoting }, &[]).await;
+    assert_eq!(
+        send_otp(&quoted.sender(), req("send", phone))
+            .await
+            .status(),
+        502
+    );
+
     // The same at the longest range the configuration allows: the logs of the request must
     // not rebuild more of the number than the mask shows.
     let longest = (1..=15)
@@ -153,6 +173,7 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
         failed_code.as_str(),
         "+14155552671",
         "14155552671",
+        "1415555267",
         "4155552671",
         "4155552672",
         PLIVO_AUTH_TOKEN,

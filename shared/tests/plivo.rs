@@ -146,9 +146,8 @@ async fn client_errors_are_not_retried() {
                     api_id.as_deref(),
                     Some("3a4ef2c2-7c88-11e9-86c7-0242ac110002")
                 );
-                // Plivo's text is kept for the log, with the number masked.
-                assert!(error.contains("+1415*****71"), "{error}");
-                assert!(!error.contains("4155552671"), "{error}");
+                // Plivo's text is kept for the log, with every digit hidden.
+                assert_eq!(error, "dst parameter ########### is invalid");
             }
             other => panic!("{status}: {other:?}"),
         }
