@@ -439,6 +439,25 @@ impl DynamoDbOtpStore {
         conditional(result)
     }
 
+    /// A counter write: one attempt only, never retried by the SDK (see
+    /// [`take`](Self::take) and [`give_back`](Self::give_back)).
+    async fn update_once(
+        &self,
+        pk: &str,
+        update: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Conditional, StoreError> {
+        let once = aws_sdk_dynamodb::Config::builder().retry_config(RetryConfig::disabled());
+        let result = self
+            .request(pk, update, condition, values, ReturnValue::None)
+            .customize()
+            .config_override(once)
+            .send()
+            .await;
+        conditional(result)
+    }
+
     /// The item as it is now (strongly consistent), for servers that do not return the old
     /// item when a condition fails.
     async fn read(&self, key: &PhoneKey, returned: Option<Item>) -> Result<State, StoreError> {
@@ -688,7 +707,7 @@ impl DynamoDbOtpStore {
         now: u64,
     ) -> Result<Option<u64>, StoreError> {
         let result = self
-            .request(
+            .update_once(
                 &counter.key,
                 "ADD #count :one SET #ttl = :ttl",
                 "attribute_not_exists(#count) OR #count < :limit",
@@ -697,14 +716,10 @@ impl DynamoDbOtpStore {
                     (":ttl", n(counter.ends_at + COUNTER_GRACE)),
                     (":limit", n(limit.bound())),
                 ],
-                ReturnValue::None,
             )
-            .customize()
-            .config_override(no_retries())
-            .send()
             .await;
         let full = Some(counter.ends_at.saturating_sub(now).max(1));
-        match conditional(result) {
+        match result {
             Ok(Conditional::Applied(_)) => Ok(None),
             Ok(Conditional::Refused(_)) => Ok(full),
             Err(StoreError::Throttled(e)) => {
@@ -738,22 +753,16 @@ impl DynamoDbOtpStore {
     /// Returns a unit taken by [`take`](Self::take) for a request that went no further. Not
     /// retried: a retry after a lost answer could return the unit twice.
     pub async fn give_back(&self, counter: &Counter) -> Result<(), StoreError> {
-        let result = self
-            .request(
-                &counter.key,
-                "ADD #count :minus_one",
-                "#count > :zero",
-                vec![
-                    (":minus_one", AttributeValue::N("-1".into())),
-                    (":zero", n(0)),
-                ],
-                ReturnValue::None,
-            )
-            .customize()
-            .config_override(no_retries())
-            .send()
-            .await;
-        conditional(result)?;
+        self.update_once(
+            &counter.key,
+            "ADD #count :minus_one",
+            "#count > :zero",
+            vec![
+                (":minus_one", AttributeValue::N("-1".into())),
+                (":zero", n(0)),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -797,12 +806,6 @@ impl DynamoDbOtpStore {
         };
         Ok(())
     }
-}
-
-/// One attempt only, for counter writes: see [`DynamoDbOtpStore::take`] and
-/// [`DynamoDbOtpStore::give_back`].
-fn no_retries() -> aws_sdk_dynamodb::config::Builder {
-    aws_sdk_dynamodb::Config::builder().retry_config(RetryConfig::disabled())
 }
 
 /// A send applied: what the item held before it tells which code it replaced.
