@@ -68,7 +68,9 @@ async fn a_burst_of_guesses_compares_at_most_max_attempts_with_the_code() {
     const INSTANCES: usize = 100;
     const TRIALS: u32 = 30;
     let stack = Stack::new(&[]).await;
-    let verifiers: Vec<_> = (0..INSTANCES).map(|_| Arc::new(stack.verifier())).collect();
+    let verifiers: Vec<_> = (0..INSTANCES)
+        .map(|_| Arc::new(stack.patient_verifier()))
+        .collect();
     let sender = stack.sender();
     let mut accepted = 0;
     for trial in 0..TRIALS {
@@ -288,7 +290,11 @@ async fn a_right_code_verifies_once_even_across_a_restore() {
         ));
         let mut tasks = Vec::new();
         for _ in 0..8 {
-            let (v, number, right) = (Arc::new(stack.verifier()), number.clone(), right.clone());
+            let (v, number, right) = (
+                Arc::new(stack.patient_verifier()),
+                number.clone(),
+                right.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 v.verify(&number, &code(&right), &ANYONE).await.is_ok()
             }));
@@ -333,7 +339,11 @@ async fn a_burst_on_the_restart_path_compares_at_most_max_attempts() {
     let barrier = Arc::new(tokio::sync::Barrier::new(40));
     let mut tasks = Vec::new();
     for i in 0..40u32 {
-        let (v, number, barrier) = (Arc::new(stack.verifier()), number.clone(), barrier.clone());
+        let (v, number, barrier) = (
+            Arc::new(stack.patient_verifier()),
+            number.clone(),
+            barrier.clone(),
+        );
         let guess = format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
@@ -653,7 +663,7 @@ async fn the_sms_budget_answers_429_never_503_when_its_keys_are_throttled() {
         behaviour,
     )
     .await;
-    let instances: Vec<_> = (0..30).map(|_| Arc::new(stack.sender())).collect();
+    let instances: Vec<_> = (0..30).map(|_| Arc::new(stack.patient_sender())).collect();
     let barrier = Arc::new(tokio::sync::Barrier::new(300));
     let mut tasks = Vec::new();
     for i in 0..300u32 {

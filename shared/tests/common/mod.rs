@@ -305,6 +305,45 @@ impl Stack {
         VerifyOtp::new(self.config(), dynamodb, self.clock.clone())
     }
 
+    /// A client with minutes, not seconds, of patience: for bursts of a hundred requests at
+    /// once against one dynalite process on a busy machine, where the property under test is
+    /// what the requests do, not how fast they are answered.
+    fn patient_client(&self) -> aws_sdk_dynamodb::Client {
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(std::time::Duration::from_secs(60))
+            .operation_timeout(std::time::Duration::from_secs(120))
+            .build();
+        let config = self
+            .instance_client()
+            .config()
+            .to_builder()
+            .timeout_config(timeouts)
+            .build();
+        self.requests
+            .attach(&aws_sdk_dynamodb::Client::from_conf(config))
+    }
+
+    /// A `send-otp` instance for bursts (see [`Stack::patient_client`]).
+    pub fn patient_sender(&self) -> SendOtp {
+        let retry = otp_shared::sms::RetryPolicy {
+            total_budget: std::time::Duration::from_secs(60),
+            attempt_timeout: std::time::Duration::from_secs(30),
+            ..quick_retry()
+        };
+        let sms = PlivoSmsSender::new(&self.plivo.config(), retry).unwrap();
+        SendOtp::new(
+            self.config(),
+            self.patient_client(),
+            sms,
+            self.clock.clone(),
+        )
+    }
+
+    /// A `verify-otp` instance for bursts (see [`Stack::patient_client`]).
+    pub fn patient_verifier(&self) -> VerifyOtp {
+        VerifyOtp::new(self.config(), self.patient_client(), self.clock.clone())
+    }
+
     /// The per-number items (not the counters), as DynamoDB holds them.
     pub async fn phone_items(
         &self,
