@@ -45,6 +45,10 @@ pub struct Behaviour {
     pub max_writes_per_key_per_second: Option<u32>,
     /// Throttle every `UpdateItem` to keys that start with this.
     pub throttle_keys_starting_with: Option<String>,
+    /// Apply the first `UpdateItem` whose update expression contains this text, then hold
+    /// its answer back this long: a lost answer, which the client's timeout and retry turn
+    /// into a second attempt of a write that was applied.
+    pub delay_first_answer_to: Option<(String, std::time::Duration)>,
 }
 
 #[derive(Clone)]
@@ -57,6 +61,8 @@ struct Proxy {
     key_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Writes per key in the current second: (second, count).
     key_rates: Arc<Mutex<HashMap<String, (u64, u32)>>>,
+    /// Whether the answer of `delay_first_answer_to` was held back already.
+    delayed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const JSON_1_0: &str = "application/x-amz-json-1.0";
@@ -209,6 +215,16 @@ async fn forward(State(proxy): State<Proxy>, headers: HeaderMap, body: Bytes) ->
         }
         None => proxy.send(&headers, None, body).await,
     };
+    if let (Some(request), Some((text, delay))) = (&update, &proxy.behaviour.delay_first_answer_to)
+        && request["UpdateExpression"]
+            .as_str()
+            .is_some_and(|u| u.contains(text.as_str()))
+        && !proxy
+            .delayed
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        tokio::time::sleep(*delay).await;
+    }
     let mut response = (answer.status, answer.body).into_response();
     for (name, value) in &answer.headers {
         if name != "content-length" && name != "transfer-encoding" {
@@ -243,6 +259,7 @@ impl DynamoDbProxy {
             behaviour: Arc::new(behaviour),
             key_locks: Arc::default(),
             key_rates: Arc::default(),
+            delayed: Arc::default(),
         };
         let app = Router::new().fallback(forward).with_state(proxy);
         let listener = TcpListener::bind("127.0.0.1:0").await?;

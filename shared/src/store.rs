@@ -35,6 +35,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use rand::RngExt;
 use rand::seq::SliceRandom;
 
 use crate::config::{Limit, OtpConfig};
@@ -234,6 +235,8 @@ struct State {
     /// `None` on items written before the count existed.
     consecutive_failures: Option<u64>,
     consecutive_failures_reset_at: u64,
+    /// The request that consumed the last code, for a consume retried after a lost answer.
+    consumed_by: Option<String>,
 }
 
 fn number(item: &Item, name: &str) -> Option<u64> {
@@ -258,6 +261,7 @@ impl State {
             failures_in_window: n("failures_in_window"),
             consecutive_failures: number(item, "consecutive_failures"),
             consecutive_failures_reset_at: n("consecutive_failures_reset_at"),
+            consumed_by: item.get("consumed_by").and_then(|v| v.as_s().ok()).cloned(),
         }
     }
 
@@ -673,12 +677,15 @@ impl DynamoDbOtpStore {
         hash: &CodeHash,
         now: u64,
     ) -> Result<VerifyDecision, StoreError> {
+        // Marks the item as consumed by this request, so that when the SDK retries the write
+        // after an answer was lost, the refused retry still knows the code was ours.
+        let token = format!("{:016x}", rand::rng().random::<u64>());
         let consumed = self
             .update(
                 key.as_str(),
                 "REMOVE code_hash, code_expires_at \
                  SET consecutive_failures = :zero, failures_in_window = failures_in_window - :one, \
-                 attempts = attempts - :one",
+                 attempts = attempts - :one, consumed_by = :token",
                 "code_hash = :h AND code_expires_at > :now AND failures_in_window >= :one \
                  AND attempts >= :one",
                 vec![
@@ -686,13 +693,21 @@ impl DynamoDbOtpStore {
                     (":now", n(now)),
                     (":zero", n(0)),
                     (":one", n(1)),
+                    (":token", AttributeValue::S(token.clone())),
                 ],
                 ReturnValue::None,
             )
             .await?;
         Ok(match consumed {
             Conditional::Applied(_) => VerifyDecision::Verified,
-            Conditional::Refused(_) => VerifyDecision::Rejected,
+            Conditional::Refused(returned) => {
+                let state = self.read(key, returned).await?;
+                if state.consumed_by.as_deref() == Some(token.as_str()) {
+                    VerifyDecision::Verified
+                } else {
+                    VerifyDecision::Rejected
+                }
+            }
         })
     }
 

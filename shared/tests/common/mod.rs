@@ -247,7 +247,8 @@ impl Stack {
         behaviour.return_old_item |= returns_old_item();
         let proxied = behaviour.return_old_item
             || behaviour.max_writes_per_key_per_second.is_some()
-            || behaviour.throttle_keys_starting_with.is_some();
+            || behaviour.throttle_keys_starting_with.is_some()
+            || behaviour.delay_first_answer_to.is_some();
         let proxy = if proxied {
             Some(
                 DynamoDbProxy::start_with(&dynalite().endpoint(), behaviour)
