@@ -310,9 +310,22 @@ impl Stack {
     /// once against one dynalite process on a busy machine, where the property under test is
     /// what the requests do, not how fast they are answered.
     fn patient_client(&self) -> aws_sdk_dynamodb::Client {
+        self.client_with_timeouts(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(120),
+        )
+    }
+
+    /// A counted client whose attempts time out after `attempt`, with `operation` for all
+    /// of an operation's attempts and the SDK's retries between them.
+    pub fn client_with_timeouts(
+        &self,
+        attempt: std::time::Duration,
+        operation: std::time::Duration,
+    ) -> aws_sdk_dynamodb::Client {
         let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(std::time::Duration::from_secs(60))
-            .operation_timeout(std::time::Duration::from_secs(120))
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(operation)
             .build();
         let config = self
             .instance_client()
