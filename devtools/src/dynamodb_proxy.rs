@@ -49,6 +49,9 @@ pub struct Behaviour {
     /// its answer back this long: a lost answer, which the client's timeout and retry turn
     /// into a second attempt of a write that was applied.
     pub delay_first_answer_to: Option<(String, std::time::Duration)>,
+    /// Answer every `UpdateItem` with this HTTP status and DynamoDB error type (e.g. 500,
+    /// `InternalServerError`), as DynamoDB does when it fails.
+    pub fail_updates_with: Option<(u16, String)>,
 }
 
 #[derive(Clone)]
@@ -173,6 +176,20 @@ struct Answer {
     body: Bytes,
 }
 
+fn error_answer(status: u16, error_type: &str) -> Answer {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", JSON_1_0.parse().expect("valid header"));
+    let body = serde_json::json!({
+        "__type": format!("com.amazonaws.dynamodb.v20120810#{error_type}"),
+        "message": "simulated failure",
+    });
+    Answer {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        headers,
+        body: Bytes::from(body.to_string()),
+    }
+}
+
 fn throttled_answer() -> Answer {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", JSON_1_0.parse().expect("valid header"));
@@ -201,7 +218,9 @@ async fn forward(State(proxy): State<Proxy>, headers: HeaderMap, body: Bytes) ->
     let answer = match &update {
         Some(request) => {
             let pk = request["Key"]["pk"]["S"].as_str().unwrap_or_default();
-            if proxy.throttled(pk) {
+            if let Some((status, error_type)) = &proxy.behaviour.fail_updates_with {
+                error_answer(*status, error_type)
+            } else if proxy.throttled(pk) {
                 throttled_answer()
             } else if proxy.behaviour.return_old_item
                 && request["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"

@@ -519,6 +519,46 @@ async fn an_unreachable_dynamodb_gives_503_quickly_and_sends_nothing() {
     );
 }
 
+/// What DynamoDB answers decides the status: its own failures and throttling of a number's
+/// item are 503 (try again), a request it finds invalid is a 500 (a deployment problem).
+#[tokio::test]
+async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
+    use otp_devtools::dynamodb_proxy::Behaviour;
+    for (status, error_type, expected) in [
+        (500, "InternalServerError", 503),
+        (503, "ServiceUnavailable", 503),
+        (400, "ThrottlingException", 503),
+        (400, "ProvisionedThroughputExceededException", 503),
+        (400, "RequestLimitExceeded", 503),
+        (400, "ValidationException", 500),
+        (400, "AccessDeniedException", 500),
+    ] {
+        let behaviour = Behaviour {
+            fail_updates_with: Some((status, error_type.to_owned())),
+            ..Behaviour::default()
+        };
+        let quiet = [
+            ("OTP_MAX_SENDS_PER_MINUTE", "0"),
+            ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
+            ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0"),
+        ];
+        let stack = Stack::with_dynamodb(Plivo::accepting().await, &quiet, behaviour).await;
+        let sent = stack.sender().send(&phone(), &ANYONE).await.unwrap_err();
+        assert_eq!(sent.to_response().status(), expected, "send, {error_type}");
+        let verified = stack
+            .verifier()
+            .verify(&phone(), &code("123456"), &ANYONE)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            verified.to_response().status(),
+            expected,
+            "verify, {error_type}"
+        );
+        assert!(stack.plivo.sent().await.is_empty());
+    }
+}
+
 #[tokio::test]
 async fn a_missing_table_is_an_internal_error_without_detail() {
     let stack = Stack::new(&[]).await;

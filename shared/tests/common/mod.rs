@@ -248,7 +248,8 @@ impl Stack {
         let proxied = behaviour.return_old_item
             || behaviour.max_writes_per_key_per_second.is_some()
             || behaviour.throttle_keys_starting_with.is_some()
-            || behaviour.delay_first_answer_to.is_some();
+            || behaviour.delay_first_answer_to.is_some()
+            || behaviour.fail_updates_with.is_some();
         let proxy = if proxied {
             Some(
                 DynamoDbProxy::start_with(&dynalite().endpoint(), behaviour)
