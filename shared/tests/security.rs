@@ -246,6 +246,15 @@ async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
     assert_eq!(answers[0], answers[1], "answers differ");
     assert_eq!(requests[0], requests[1], "DynamoDB requests differ");
     assert!(answers[0].iter().any(|a| a.0 == 429), "{:?}", answers[0]);
+    // A counted guess is one write; a refused one a write and, where DynamoDB does not return
+    // the item, one read: nothing more.
+    let refused: std::collections::BTreeMap<String, usize> = if returns_old_item() {
+        [("UpdateItem".to_owned(), 1)].into()
+    } else {
+        [("GetItem".to_owned(), 1), ("UpdateItem".to_owned(), 1)].into()
+    };
+    assert_eq!(requests[0][0], [("UpdateItem".to_owned(), 1)].into());
+    assert_eq!(requests[0][11], refused);
 }
 
 /// A used code leaves the number as if it never had one: the right guess is taken back off
@@ -859,4 +868,53 @@ async fn a_right_code_whose_consume_answer_was_lost_still_verifies_once() {
     );
     let again = verifier.verify(&number, &code(&right), &ANYONE).await;
     assert!(matches!(again, Err(OtpError::InvalidOtp)), "{again:?}");
+}
+
+/// A failed resend puts the previous code back only while it is still valid: one that ran
+/// out while the SMS was failing is not restored.
+#[tokio::test]
+async fn a_failed_resend_does_not_restore_a_code_that_expired_meanwhile() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(serde_json::json!({
+            "api_id": "a", "message": "message(s) queued", "message_uuid": ["b"],
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let stack = Stack::with_plivo(
+        Plivo { server },
+        &[
+            ("OTP_EXPIRY_SECONDS", "60"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
+        ],
+    )
+    .await;
+    // The second message fails, and takes a second doing so.
+    let clock = stack.clock.clone();
+    Mock::given(method("POST"))
+        .respond_with(move |_: &wiremock::Request| {
+            clock.advance(1);
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "api_id": "c", "error": "simulated failure",
+            }))
+        })
+        .with_priority(2)
+        .mount(&stack.plivo.server)
+        .await;
+    let number = us(14);
+    let sender = stack.sender();
+    sender.send(&number, &ANYONE).await.unwrap();
+    let first = stack.plivo.last_code().await;
+    stack.clock.advance(59);
+    let r = sender.send(&number, &ANYONE).await;
+    assert!(matches!(r, Err(OtpError::SmsFailed(_))), "{r:?}");
+    let items = stack.phone_items().await;
+    assert!(!items[0].contains_key("code_hash"), "{:?}", items[0]);
+    let r = stack
+        .verifier()
+        .verify(&number, &code(&first), &ANYONE)
+        .await;
+    assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
 }
