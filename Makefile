@@ -1,5 +1,5 @@
 # Everyday commands. `make test` runs the whole test suite; `make local` runs the service.
-.PHONY: deps test unit e2e lint template bench bench-short local build release clean-local \
+.PHONY: deps test unit e2e lint template bench bench-short local build release clean-local mutants \
 	build-SendOtpFunction build-VerifyOtpFunction
 
 # Python tools live in virtual environments here (CI keeps them outside the clone).
@@ -30,6 +30,17 @@ e2e: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python
 	$(TOOLS)/fuzz/bin/pip install -q --disable-pip-version-check -r tools/requirements-fuzz.txt
 	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
 	scripts/e2e.sh $(TOOLS)/fuzz/bin/st $(abspath $(TOOLS))/sam/bin
+
+## Mutation testing of the store and the use cases with cargo-mutants: first with DynamoDB's
+## answers (the old item returned on a failed condition), then dynalite's for any survivor.
+## It mutates the files in place (they are restored after each mutant): do not edit meanwhile.
+MUTANTS = cargo mutants --in-place --file shared/src/store.rs --file shared/src/service.rs \
+	--package otp-shared --test-package otp-shared \
+	-- --lib --test otp_flow --test defences --test security --test handlers
+mutants: deps
+	cargo install --locked cargo-mutants
+	OTP_TEST_DYNAMODB=returns-old-item $(MUTANTS)
+	$(MUTANTS:--in-place=--in-place --iterate)
 
 ## Formatting and lints, as CI checks them.
 lint:
