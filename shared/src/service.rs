@@ -60,7 +60,7 @@ impl Core {
         per_ip: Limit,
         per_48: Limit,
         now: u64,
-    ) -> Vec<(Counter, Limit)> {
+    ) -> Vec<Budget> {
         let Some(ip) = caller.ip else {
             return Vec::new();
         };
@@ -72,9 +72,42 @@ impl Core {
             .filter(|(_, _, limit)| *limit != Limit::Off)
             .map(|(kind, subject, limit)| {
                 let subject = self.hasher.counter_subject(&kind, &subject);
-                (Counter::new(&kind, &subject, HOUR, now), limit)
+                Budget::One(Counter::new(&kind, &subject, HOUR, now), limit)
             })
             .collect()
+    }
+
+    /// Takes a unit from every budget, in order, or from none: when one is full (or a
+    /// request fails) the units already taken are given back. The counters taken, or the
+    /// index of the full budget and the seconds until it has room.
+    async fn take_all<'a>(
+        &self,
+        budgets: impl IntoIterator<Item = &'a Budget>,
+        now: u64,
+    ) -> Result<Result<Vec<Counter>, (usize, u64)>, OtpError> {
+        let mut taken = Vec::new();
+        for (i, budget) in budgets.into_iter().enumerate() {
+            let outcome = match budget {
+                Budget::One(counter, limit) => self
+                    .store
+                    .take(counter, *limit, now)
+                    .await
+                    .map(|full| full.map_or_else(|| Ok(counter.clone()), Err)),
+                Budget::Sharded(sharded) => self.store.take_shard(sharded, now).await,
+            };
+            match outcome {
+                Ok(Ok(counter)) => taken.push(counter),
+                Ok(Err(retry_after)) => {
+                    self.give_back(&taken).await;
+                    return Ok(Err((i, retry_after)));
+                }
+                Err(e) => {
+                    self.give_back(&taken).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(Ok(taken))
     }
 
     /// Returns units taken for a request that stopped before sending. A failure here only
@@ -171,9 +204,9 @@ impl SendOtp {
             d.max_sends_per_ipv6_48_per_hour,
             now,
         );
-        for (counter, limit) in per_ip {
+        for budget in per_ip {
             counters.push(SendCounter {
-                budget: Budget::One(counter, limit),
+                budget,
                 name: "sends per client ip per hour",
                 range: None,
             });
@@ -204,32 +237,18 @@ impl SendOtp {
         caller: &Caller,
         now: u64,
     ) -> Result<Vec<Counter>, OtpError> {
-        let store = &self.core.store;
-        let mut taken = Vec::new();
-        for c in self.send_counters(phone, caller, now) {
-            let outcome = match &c.budget {
-                Budget::One(counter, limit) => store
-                    .take(counter, *limit, now)
-                    .await
-                    .map(|full| full.map_or_else(|| Ok(counter.clone()), Err)),
-                Budget::Sharded(sharded) => store.take_shard(sharded, now).await,
-            };
-            match outcome {
-                Ok(Ok(counter)) => taken.push(counter),
-                Ok(Err(retry_after)) => {
-                    self.core.give_back(&taken).await;
-                    // The range (never the number) tells an operator where pumping aims.
-                    let (prefix, range) = c.range.unzip();
-                    tracing::warn!(limit = c.name, prefix, range, "send limit reached");
-                    return Err(OtpError::RateLimited { retry_after });
-                }
-                Err(e) => {
-                    self.core.give_back(&taken).await;
-                    return Err(e.into());
-                }
+        let counters = self.send_counters(phone, caller, now);
+        let budgets: Vec<&Budget> = counters.iter().map(|c| &c.budget).collect();
+        match self.core.take_all(budgets, now).await? {
+            Ok(taken) => Ok(taken),
+            Err((i, retry_after)) => {
+                let c = &counters[i];
+                // The range (never the number) tells an operator where pumping aims.
+                let (prefix, range) = c.range.clone().unzip();
+                tracing::warn!(limit = c.name, prefix, range, "send limit reached");
+                Err(OtpError::RateLimited { retry_after })
             }
         }
-        Ok(taken)
     }
 
     /// Stores the hash of a fresh code, then sends the code. The write comes first so every
@@ -320,25 +339,16 @@ impl VerifyOtp {
             d.max_failures_per_ipv6_48_per_hour,
             now,
         );
-        let mut reserved = Vec::new();
-        for (counter, limit) in budgets {
-            let full = match core.store.take(&counter, limit, now).await {
-                Ok(full) => full,
-                Err(e) => {
-                    core.give_back(&reserved).await;
-                    return Err(e.into());
-                }
-            };
-            if let Some(retry_after) = full {
-                core.give_back(&reserved).await;
+        let reserved = match core.take_all(&budgets, now).await? {
+            Ok(taken) => taken,
+            Err((_, retry_after)) => {
                 tracing::warn!(
                     limit = "failed verifies per client ip per hour",
                     "verify limit reached"
                 );
                 return Err(OtpError::TooManyAttempts { retry_after });
             }
-            reserved.push(counter);
-        }
+        };
         let decision = core.store.verify(&key, &hash, now).await;
         if matches!(decision, Ok(VerifyDecision::Verified) | Err(_)) {
             core.give_back(&reserved).await;
