@@ -34,7 +34,7 @@ e2e: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python
 ## Mutation testing of the store and the use cases with cargo-mutants: first with DynamoDB's
 ## answers (the old item returned on a failed condition), then dynalite's for any survivor.
 ## It mutates the files in place (they are restored after each mutant): do not edit meanwhile.
-MUTANTS = cargo mutants --in-place --file shared/src/store.rs --file shared/src/service.rs \
+MUTANTS = cargo mutants --in-place --file "shared/src/store/*.rs" --file shared/src/service.rs \
 	--package otp-shared --test-package otp-shared \
 	-- --lib --test otp_flow --test defences --test security --test handlers
 mutants: deps

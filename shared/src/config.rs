@@ -1,10 +1,8 @@
 //! Configuration from the environment, read and checked once when a function starts.
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{CodeLength, NumberType, Region};
+use crate::domain::{CodeLength, Defences, Limit, Limits, MessageTemplate, NumberType, Region};
 
 /// A setting that is missing or does not parse. The message names the variable and never
 /// repeats a secret value.
@@ -12,7 +10,7 @@ use crate::domain::{CodeLength, NumberType, Region};
 #[error("invalid configuration: {var}: {problem}")]
 pub struct ConfigError {
     pub var: &'static str,
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -22,66 +20,23 @@ fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-/// A limit where `0` in the environment switches it off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    Off,
-    AtMost(u32),
-}
-
-impl Limit {
-    /// The bound as used in a `count < bound` condition; switched off means no count reaches it.
-    pub fn bound(self) -> u64 {
-        match self {
-            Limit::Off => u64::from(u32::MAX) + 1,
-            Limit::AtMost(n) => u64::from(n),
-        }
-    }
-}
-
 /// Settings both functions share.
 #[derive(Debug, Clone)]
 pub struct OtpConfig {
     pub table_name: String,
-    pub secret: SecretString,
-    pub code_length: CodeLength,
-    pub expiry: Duration,
-    pub max_attempts: u32,
-    pub resend_cooldown: Duration,
-    pub max_sends_per_hour: Limit,
-    pub max_failures_per_hour: Limit,
-    /// Wrong guesses in a row (no right code between them, across hours and codes) that
-    /// lock the number.
-    pub max_consecutive_failures: u32,
-    /// How long after the last wrong guess the run of failures (and a lock) lasts.
-    pub lockout: Duration,
-    pub message_template: String,
+    pub(crate) secret: SecretString,
+    pub(crate) code_length: CodeLength,
+    /// The per-number limits.
+    pub limits: Limits,
+    pub(crate) message: MessageTemplate,
+    /// The limits beyond one number, and the destinations allowed.
     pub defences: Defences,
     /// Send one cheap DynamoDB read during init, so the first request finds a connection
     /// (and, on AWS, a finished TLS handshake) ready.
     pub init_warm_up: bool,
 }
 
-/// Abuse and fraud defences (SMS pumping, enumeration, brute force across numbers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Defences {
-    /// Regions codes may be sent to; `None` allows all.
-    pub allowed_countries: Option<Vec<Region>>,
-    /// Line types codes may be sent to.
-    pub allowed_number_types: Vec<NumberType>,
-    pub max_sends_per_ip_per_hour: Limit,
-    /// IPv6 callers only: sends per /48 per hour, on top of the per-/64 limit.
-    pub max_sends_per_ipv6_48_per_hour: Limit,
-    pub max_sends_per_prefix_per_hour: Limit,
-    /// National digits after the country code that make up a prefix.
-    pub prefix_digits: usize,
-    pub max_sends_per_minute: Limit,
-    pub max_failures_per_ip_per_hour: Limit,
-    /// IPv6 callers only: wrong codes per /48 per hour, on top of the per-/64 budget.
-    pub max_failures_per_ipv6_48_per_hour: Limit,
-}
-
-pub const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 2] =
+const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 2] =
     [NumberType::Mobile, NumberType::FixedLineOrMobile];
 
 /// The regions libphonenumber has numbering plans for: what `OTP_ALLOWED_COUNTRIES` may name.
@@ -98,10 +53,11 @@ TJ,TK,TL,TM,TN,TO,TR,TT,TV,TW,TZ,UA,UG,US,UY,UZ,VA,VC,VE,VG,VI,VN,VU,WF,WS,XK,YE
 
 /// The largest `OTP_PREFIX_DIGITS`: beyond six national digits a "range" is a handful of
 /// numbers (US: 10,000 at six), which the per-number limits already cover.
-pub const MAX_PREFIX_DIGITS: usize = 6;
+const MAX_PREFIX_DIGITS: usize = 6;
 
-impl Defences {
-    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn defences(&self) -> Result<Defences, ConfigError> {
+        let env = self;
         const VAR: &str = "OTP_ALLOWED_COUNTRIES";
         let list = env.required(VAR)?;
         let allowed_countries = if list.trim() == "*" {
@@ -148,7 +104,7 @@ impl Defences {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        Ok(Self {
+        Ok(Defences {
             allowed_countries,
             allowed_number_types,
             max_sends_per_ip_per_hour: env.limit("OTP_MAX_SENDS_PER_IP_PER_HOUR", 20)?,
@@ -166,16 +122,16 @@ impl Defences {
 /// Settings for the Plivo client, needed by `send-otp` only.
 #[derive(Debug, Clone)]
 pub struct PlivoConfig {
-    pub auth_id: String,
-    pub auth_token: SecretString,
-    pub sender_id: String,
-    pub api_url: String,
-    pub log: PlivoLog,
+    pub(crate) auth_id: String,
+    pub(crate) auth_token: SecretString,
+    pub(crate) sender_id: String,
+    pub(crate) api_url: String,
+    pub(crate) log: PlivoLog,
 }
 
 /// Plivo's `log` field: what Plivo keeps of each message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlivoLog {
+pub(crate) enum PlivoLog {
     /// Plivo stores no content and masks the destination (the default here).
     Off,
     /// Plivo keeps number and content (Plivo's own default; for debugging).
@@ -184,23 +140,8 @@ pub enum PlivoLog {
     ContentOnly,
 }
 
-impl PlivoLog {
-    pub fn as_json(self) -> serde_json::Value {
-        match self {
-            PlivoLog::Off => serde_json::Value::Bool(false),
-            PlivoLog::On => serde_json::Value::Bool(true),
-            PlivoLog::NumberOnly => "number_only".into(),
-            PlivoLog::ContentOnly => "content_only".into(),
-        }
-    }
-}
-
-pub const DEFAULT_MESSAGE_TEMPLATE: &str =
-    "Your verification code is {code}. It expires in {minutes} minutes.";
-pub const DEFAULT_PLIVO_API_URL: &str = "https://api.plivo.com";
+const DEFAULT_PLIVO_API_URL: &str = "https://api.plivo.com";
 const MIN_SECRET_BYTES: usize = 32;
-/// Plivo's limit for one message body, in GSM characters.
-const MAX_MESSAGE_CHARS: usize = 1600;
 
 /// Reads variables through `lookup`, so tests need not touch the process environment.
 struct Env<F: Fn(&str) -> Option<String>>(F);
@@ -253,12 +194,38 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
-impl OtpConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+/// Settings read once from the environment when a function starts.
+pub trait FromEnv: Sized {
+    /// Reads the settings through `lookup`, so tests need not touch the process environment.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError>;
+
+    /// Reads the settings from the process environment.
+    fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
+}
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// The per-number limits.
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        Ok(Limits {
+            code_ttl: self.number("OTP_EXPIRY_SECONDS", 300u64, 60..=900)?,
+            max_attempts: self.number("OTP_MAX_ATTEMPTS", 5u32, 1..=100)?,
+            resend_cooldown: self.number("OTP_RESEND_COOLDOWN_SECONDS", 30u64, 0..=3600)?,
+            max_sends_per_hour: self.limit("OTP_MAX_SENDS_PER_HOUR", 5)?,
+            max_failures_per_hour: self.limit("OTP_MAX_FAILURES_PER_HOUR", 10)?,
+            max_consecutive_failures: self.number(
+                "OTP_MAX_CONSECUTIVE_FAILURES",
+                100u32,
+                10..=100,
+            )?,
+            lockout: self.number("OTP_LOCKOUT_SECONDS", 86_400u64, 3_600..=2_592_000)?,
+        })
+    }
+}
+
+impl FromEnv for OtpConfig {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
         let table_name = env.required("OTP_TABLE_NAME")?;
         let secret = SecretString::from(env.required("OTP_SECRET")?);
@@ -270,27 +237,13 @@ impl OtpConfig {
         }
         let digits = env.number("OTP_DIGITS", 6u8, CodeLength::MIN..=CodeLength::MAX)?;
         let code_length = CodeLength::new(digits).expect("range checked above");
-        let expiry = env.number("OTP_EXPIRY_SECONDS", 300u64, 60..=900)?;
-        let max_attempts = env.number("OTP_MAX_ATTEMPTS", 5u32, 1..=100)?;
-        let resend_cooldown = env.number("OTP_RESEND_COOLDOWN_SECONDS", 30u64, 0..=3600)?;
-        let max_sends_per_hour = env.limit("OTP_MAX_SENDS_PER_HOUR", 5)?;
-        let max_failures_per_hour = env.limit("OTP_MAX_FAILURES_PER_HOUR", 10)?;
-        let max_consecutive_failures =
-            env.number("OTP_MAX_CONSECUTIVE_FAILURES", 100u32, 10..=100)?;
-        let lockout = env.number("OTP_LOCKOUT_SECONDS", 86_400u64, 3_600..=2_592_000)?;
-        let message_template = env
-            .optional("OTP_MESSAGE_TEMPLATE")
-            .unwrap_or_else(|| DEFAULT_MESSAGE_TEMPLATE.to_owned());
-        if !message_template.contains("{code}") {
-            return Err(problem("OTP_MESSAGE_TEMPLATE", "must contain {code}"));
-        }
-        if message_template.chars().count() > MAX_MESSAGE_CHARS - 100 {
-            return Err(problem(
-                "OTP_MESSAGE_TEMPLATE",
-                format!("must be at most {} characters", MAX_MESSAGE_CHARS - 100),
-            ));
-        }
-        let defences = Defences::from_env(&env)?;
+        let limits = env.limits()?;
+        let message = match env.optional("OTP_MESSAGE_TEMPLATE") {
+            None => MessageTemplate::default(),
+            Some(text) => MessageTemplate::parse(&text)
+                .map_err(|e| problem("OTP_MESSAGE_TEMPLATE", e.to_string()))?,
+        };
+        let defences = env.defences()?;
         let init_warm_up = match env.optional("OTP_INIT_WARMUP").as_deref().map(str::trim) {
             None | Some("true") => true,
             Some("false") => false,
@@ -300,34 +253,16 @@ impl OtpConfig {
             table_name,
             secret,
             code_length,
-            expiry: Duration::from_secs(expiry),
-            max_attempts,
-            resend_cooldown: Duration::from_secs(resend_cooldown),
-            max_sends_per_hour,
-            max_failures_per_hour,
-            max_consecutive_failures,
-            lockout: Duration::from_secs(lockout),
-            message_template,
+            limits,
+            message,
             defences,
             init_warm_up,
         })
     }
-
-    /// The SMS text for `code`: `{code}` and `{minutes}` filled in.
-    pub fn render_message(&self, code: &str) -> String {
-        let minutes = self.expiry.as_secs().div_ceil(60);
-        self.message_template
-            .replace("{minutes}", &minutes.to_string())
-            .replace("{code}", code)
-    }
 }
 
-impl PlivoConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+impl FromEnv for PlivoConfig {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
         let auth_id = env.required("PLIVO_AUTH_ID")?;
         if !auth_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -410,17 +345,25 @@ mod tests {
         OtpConfig::from_lookup(lookup(&all))
     }
 
+    /// Each setting, alone, makes loading fail naming that setting.
+    fn assert_refused(cases: &[(&str, &str)]) {
+        for (var, value) in cases {
+            let err = otp(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, *var, "{var}={value}");
+        }
+    }
+
     #[test]
     fn defaults_apply_when_only_the_required_settings_are_given() {
         let cfg = otp(&[]).unwrap();
         assert_eq!(cfg.table_name, "otp");
         assert_eq!(cfg.code_length.get(), 6);
-        assert_eq!(cfg.expiry, Duration::from_secs(300));
-        assert_eq!(cfg.max_attempts, 5);
-        assert_eq!(cfg.resend_cooldown, Duration::from_secs(30));
-        assert_eq!(cfg.max_sends_per_hour, Limit::AtMost(5));
-        assert_eq!(cfg.max_failures_per_hour, Limit::AtMost(10));
-        assert_eq!(cfg.message_template, DEFAULT_MESSAGE_TEMPLATE);
+        assert_eq!(cfg.limits.code_ttl, 300);
+        assert_eq!(cfg.limits.max_attempts, 5);
+        assert_eq!(cfg.limits.resend_cooldown, 30);
+        assert_eq!(cfg.limits.max_sends_per_hour, Limit::AtMost(5));
+        assert_eq!(cfg.limits.max_failures_per_hour, Limit::AtMost(10));
+        assert_eq!(cfg.message, MessageTemplate::default());
     }
 
     #[test]
@@ -442,7 +385,7 @@ mod tests {
 
     #[test]
     fn numbers_outside_their_range_are_refused() {
-        for (var, value) in [
+        assert_refused(&[
             ("OTP_DIGITS", "5"),
             ("OTP_DIGITS", "11"),
             ("OTP_DIGITS", "six"),
@@ -452,10 +395,7 @@ mod tests {
             ("OTP_MAX_ATTEMPTS", "-1"),
             ("OTP_RESEND_COOLDOWN_SECONDS", "3601"),
             ("OTP_MAX_SENDS_PER_HOUR", "1.5"),
-        ] {
-            let err = otp(&[(var, value)]).unwrap_err();
-            assert_eq!(err.var, var, "{var}={value}");
-        }
+        ]);
     }
 
     #[test]
@@ -470,11 +410,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cfg.code_length.get(), 8);
-        assert_eq!(cfg.expiry.as_secs(), 600);
-        assert_eq!(cfg.max_attempts, 3);
-        assert_eq!(cfg.resend_cooldown, Duration::ZERO);
-        assert_eq!(cfg.max_sends_per_hour, Limit::Off);
-        assert_eq!(cfg.max_failures_per_hour, Limit::AtMost(20));
+        assert_eq!(cfg.limits.code_ttl, 600);
+        assert_eq!(cfg.limits.max_attempts, 3);
+        assert_eq!(cfg.limits.resend_cooldown, 0);
+        assert_eq!(cfg.limits.max_sends_per_hour, Limit::Off);
+        assert_eq!(cfg.limits.max_failures_per_hour, Limit::AtMost(20));
     }
 
     #[test]
@@ -527,16 +467,14 @@ mod tests {
     #[test]
     fn consecutive_failures_and_lockout_have_their_ranges() {
         let cfg = otp(&[]).unwrap();
-        assert_eq!(cfg.max_consecutive_failures, 100);
-        assert_eq!(cfg.lockout, Duration::from_secs(86_400));
-        for (var, value) in [
+        assert_eq!(cfg.limits.max_consecutive_failures, 100);
+        assert_eq!(cfg.limits.lockout, 86_400);
+        assert_refused(&[
             ("OTP_MAX_CONSECUTIVE_FAILURES", "9"),
             ("OTP_MAX_CONSECUTIVE_FAILURES", "101"),
             ("OTP_LOCKOUT_SECONDS", "3599"),
             ("OTP_PREFIX_DIGITS", "7"),
-        ] {
-            assert_eq!(otp(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
-        }
+        ]);
     }
 
     #[test]
@@ -557,37 +495,21 @@ mod tests {
         );
         assert_eq!(d.max_sends_per_ip_per_hour, Limit::Off);
         assert_eq!(d.max_sends_per_minute, Limit::AtMost(100));
-        for (var, value) in [
+        assert_refused(&[
             ("OTP_ALLOWED_COUNTRIES", "US,XX"),
             ("OTP_ALLOWED_COUNTRIES", "USA"),
             ("OTP_ALLOWED_NUMBER_TYPES", "mobile,landline"),
             ("OTP_PREFIX_DIGITS", "0"),
-        ] {
-            assert_eq!(otp(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
-        }
+        ]);
     }
 
     #[test]
-    fn message_template_must_contain_the_code_placeholder() {
+    fn a_message_template_without_the_code_is_refused() {
         let err = otp(&[("OTP_MESSAGE_TEMPLATE", "Your code expires soon")]).unwrap_err();
         assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE");
-    }
-
-    #[test]
-    fn message_renders_code_and_minutes() {
-        let cfg = otp(&[("OTP_EXPIRY_SECONDS", "600")]).unwrap();
         assert_eq!(
-            cfg.render_message("042137"),
-            "Your verification code is 042137. It expires in 10 minutes."
-        );
-        let cfg = otp(&[(
-            "OTP_MESSAGE_TEMPLATE",
-            "{code} is your Example code.\n\n@example.com #{code}",
-        )])
-        .unwrap();
-        assert_eq!(
-            cfg.render_message("123456"),
-            "123456 is your Example code.\n\n@example.com #123456"
+            err.to_string(),
+            "invalid configuration: OTP_MESSAGE_TEMPLATE: must contain {code}"
         );
     }
 

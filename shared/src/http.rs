@@ -1,20 +1,23 @@
 //! HTTP edge: API Gateway request in, JSON response out. Parses input into domain types, calls
-//! one use case, maps the outcome. Works for HTTP API (payload 2.0) and REST API (payload 1.0)
-//! events alike and ignores the route path: API Gateway has already routed the request.
+//! one use case, maps the outcome, errors included (in [`error_response`], the one place an
+//! error becomes a status and a body). Works for HTTP API (payload 2.0) and REST API (payload
+//! 1.0) events alike and ignores the route path: API Gateway has already routed the request.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::domain::{ClientIp, InputError, OtpCode, PhoneNumber};
-use crate::error::{OtpError, json_response};
-use crate::service::{Caller, SendOtp, VerifyOtp};
+use crate::domain::{Caller, ClientIp, InputError, OtpCode, PhoneNumber};
+use crate::error::OtpError;
+use crate::service::{SendOtp, VerifyOtp};
+use crate::sms::SmsSender;
+use crate::store::OtpStore;
 
 /// Bodies above this size are refused before parsing.
-pub const MAX_BODY_BYTES: usize = 8 * 1024;
+const MAX_BODY_BYTES: usize = 8 * 1024;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,27 +34,28 @@ struct VerifyResponse {
 }
 
 /// The JSON object in a POST body.
-fn json_object(req: &Request) -> Result<Map<String, Value>, InputError> {
+fn json_object(req: &Request) -> Result<Map<String, Value>, OtpError> {
+    let invalid = |message: &str| Err(OtpError::InvalidRequest(message.to_owned()));
     if req.method() != Method::POST {
-        return Err(InputError::new("only POST is supported"));
+        return invalid("only POST is supported");
     }
     // Text and binary (base64-decoded) bodies alike; empty is zero bytes.
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(InputError::new(format!(
+        return invalid(&format!(
             "request body must be at most {MAX_BODY_BYTES} bytes"
-        )));
+        ));
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(InputError::new("request body must be a JSON object")),
-        Err(_) => Err(InputError::new("request body must be valid JSON")),
+        Ok(_) => invalid("request body must be a JSON object"),
+        Err(_) => invalid("request body must be valid JSON"),
     }
 }
 
 /// The caller as API Gateway saw it: the source IP from the request context, which the
 /// client cannot set (unlike `X-Forwarded-For`).
-pub fn caller(req: &Request) -> Caller {
+fn caller(req: &Request) -> Caller {
     let ip = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
@@ -62,25 +66,34 @@ pub fn caller(req: &Request) -> Caller {
     }
 }
 
-fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, InputError> {
+fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, OtpError> {
     match body.get(name) {
         Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(InputError::new(format!("{name} is required"))),
-        Some(_) => Err(InputError::new(format!("{name} must be a string"))),
+        None | Some(Value::Null) => Err(OtpError::InvalidRequest(format!("{name} is required"))),
+        Some(_) => Err(OtpError::InvalidRequest(format!("{name} must be a string"))),
     }
+}
+
+/// A field that did not parse: the domain says what is wrong, the field says where.
+fn invalid_field(name: &'static str) -> impl Fn(InputError) -> OtpError {
+    move |e| OtpError::InvalidRequest(format!("{name} {e}"))
 }
 
 /// Logs the outcome of a failed request: client mistakes briefly, dependency failures with
 /// their cause chain. Neither ever includes the code or the full number.
 fn log_failure(err: &OtpError) {
-    let status = err.status().as_u16();
-    if err.status().is_server_error() {
+    let status = status(err);
+    if status.is_server_error() {
         let cause = std::error::Error::source(err)
-            .map(|s| format!("{s:#}"))
+            .map(|s| aws_sdk_dynamodb::error::DisplayErrorContext(s).to_string())
             .unwrap_or_default();
-        tracing::error!(status, code = err.code(), error.message = %err, error.cause = %cause, "request failed");
+        tracing::error!(status = status.as_u16(), code = code(err), error.message = %err, error.cause = %cause, "request failed");
     } else {
-        tracing::info!(status, code = err.code(), "request refused");
+        tracing::info!(
+            status = status.as_u16(),
+            code = code(err),
+            "request refused"
+        );
     }
 }
 
@@ -92,52 +105,165 @@ fn respond<T: Serialize>(result: Result<T, OtpError>) -> Response<Body> {
         }
         Err(err) => {
             log_failure(&err);
-            err.to_response()
+            error_response(&err)
         }
     }
 }
 
+/// Runs a request's work inside `span` and answers with its outcome.
+async fn answer<T: Serialize>(
+    span: tracing::Span,
+    work: impl Future<Output = Result<T, OtpError>>,
+) -> Response<Body> {
+    let result = work.instrument(span.clone()).await;
+    span.in_scope(|| respond(result))
+}
+
+/// The `phoneNumber` field, parsed, and recorded (masked) on the request's span.
+fn phone_field(body: &Map<String, Value>) -> Result<PhoneNumber, OtpError> {
+    let phone = PhoneNumber::parse(string_field(body, "phoneNumber")?)
+        .map_err(invalid_field("phoneNumber"))?;
+    tracing::Span::current().record("phone", tracing::field::display(&phone));
+    Ok(phone)
+}
+
 /// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}`.
-pub async fn send_otp(app: &SendOtp, req: Request) -> Response<Body> {
+pub async fn send_otp<S: OtpStore, M: SmsSender>(
+    app: &SendOtp<S, M>,
+    req: Request,
+) -> Response<Body> {
     let span = tracing::info_span!("send_otp", phone = tracing::field::Empty);
-    let result = async {
-        let body = json_object(&req)?;
-        let phone = PhoneNumber::parse(string_field(&body, "phoneNumber")?)?;
-        tracing::Span::current().record("phone", tracing::field::display(&phone));
+    answer(span, async {
+        let phone = phone_field(&json_object(&req)?)?;
         let sent = app.send(&phone, &caller(&req)).await?;
         Ok(SendResponse {
             success: true,
             message: "OTP sent successfully",
             expires_in: sent.expires_in,
         })
-    }
-    .instrument(span.clone())
-    .await;
-    span.in_scope(|| respond(result))
+    })
+    .await
 }
 
 /// `POST /auth/verify-otp` `{"phoneNumber": "+14155552671", "otp": "123456"}`.
-pub async fn verify_otp(app: &VerifyOtp, req: Request) -> Response<Body> {
+pub async fn verify_otp<S: OtpStore>(app: &VerifyOtp<S>, req: Request) -> Response<Body> {
     let span = tracing::info_span!("verify_otp", phone = tracing::field::Empty);
-    let result = async {
+    answer(span, async {
         let body = json_object(&req)?;
-        let phone = PhoneNumber::parse(string_field(&body, "phoneNumber")?)?;
-        tracing::Span::current().record("phone", tracing::field::display(&phone));
-        let code = OtpCode::parse(string_field(&body, "otp")?, app.config().code_length)?;
+        let phone = phone_field(&body)?;
+        let code = OtpCode::parse(string_field(&body, "otp")?, app.code_length())
+            .map_err(invalid_field("otp"))?;
         app.verify(&phone, &code, &caller(&req)).await?;
         Ok(VerifyResponse {
             success: true,
             message: "OTP verified successfully",
         })
+    })
+    .await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    status_code: u16,
+    error: &'a str,
+    code: &'a str,
+    message: &'a str,
+}
+
+/// How the caller sees `err`: the status, the stable machine-readable code clients switch
+/// on, and a message safe to show.
+fn describe(err: &OtpError) -> (StatusCode, &'static str, &str) {
+    use StatusCode as S;
+    match err {
+        OtpError::InvalidRequest(message) => (S::BAD_REQUEST, "invalid_request", message),
+        OtpError::CountryNotAllowed => (
+            S::BAD_REQUEST,
+            "country_not_allowed",
+            "Codes cannot be sent to numbers in this country",
+        ),
+        OtpError::NumberTypeNotAllowed => (
+            S::BAD_REQUEST,
+            "number_type_not_allowed",
+            "Codes cannot be sent to this kind of number; use a mobile number",
+        ),
+        OtpError::InvalidOtp => (
+            S::UNAUTHORIZED,
+            "invalid_otp",
+            "The code is invalid or has expired",
+        ),
+        OtpError::TooManyAttempts { .. } => (
+            S::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Too many wrong codes; request a new code later",
+        ),
+        OtpError::RateLimited { .. } => (
+            S::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many codes requested; try again later",
+        ),
+        OtpError::SmsFailed(_) => (
+            S::BAD_GATEWAY,
+            "sms_failed",
+            "The SMS could not be sent; try again later",
+        ),
+        OtpError::Unavailable(_) => (
+            S::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service is temporarily unavailable; try again later",
+        ),
+        OtpError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
     }
-    .instrument(span.clone())
-    .await;
-    span.in_scope(|| respond(result))
+}
+
+fn status(err: &OtpError) -> StatusCode {
+    describe(err).0
+}
+
+fn code(err: &OtpError) -> &'static str {
+    describe(err).1
+}
+
+/// The response the caller sees for `err`. Internal detail never goes into the body.
+pub fn error_response(err: &OtpError) -> Response<Body> {
+    let (status, code, message) = describe(err);
+    let body = ErrorBody {
+        status_code: status.as_u16(),
+        error: status.canonical_reason().unwrap_or("Error"),
+        code,
+        message,
+    };
+    let mut response = json_response(status, &body);
+    if let OtpError::TooManyAttempts { retry_after } | OtpError::RateLimited { retry_after } = err {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from((*retry_after).max(1)),
+        );
+    }
+    response
+}
+
+/// A JSON response that no cache keeps.
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::sms::SmsError;
+    use crate::store::{Failure, StoreError};
 
     fn post(body: Body) -> Request {
         let mut req = Request::new(body);
@@ -175,7 +301,7 @@ mod tests {
             ),
         ];
         for (body, message) in cases {
-            assert_eq!(json_object(&post(body)).unwrap_err().message(), message);
+            assert_eq!(describe(&json_object(&post(body)).unwrap_err()).2, message);
         }
     }
 
@@ -184,7 +310,7 @@ mod tests {
         let mut req = Request::new(Body::Text("{}".into()));
         *req.method_mut() = Method::GET;
         assert_eq!(
-            json_object(&req).unwrap_err().message(),
+            describe(&json_object(&req).unwrap_err()).2,
             "only POST is supported"
         );
     }
@@ -196,16 +322,165 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(
-            string_field(&body, "phoneNumber").unwrap_err().message(),
+            describe(&string_field(&body, "phoneNumber").unwrap_err()).2,
             "phoneNumber must be a string"
         );
         assert_eq!(
-            string_field(&body, "otp").unwrap_err().message(),
+            describe(&string_field(&body, "otp").unwrap_err()).2,
             "otp is required"
         );
         assert_eq!(
-            string_field(&body, "missing").unwrap_err().message(),
+            describe(&string_field(&body, "missing").unwrap_err()).2,
             "missing is required"
         );
+    }
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn each_error_maps_to_its_status_code_and_body() {
+        let cases: Vec<(OtpError, u16, &str, &str)> = vec![
+            (
+                OtpError::InvalidRequest("bad".into()),
+                400,
+                "Bad Request",
+                "invalid_request",
+            ),
+            (OtpError::InvalidOtp, 401, "Unauthorized", "invalid_otp"),
+            (
+                OtpError::TooManyAttempts { retry_after: 7 },
+                429,
+                "Too Many Requests",
+                "too_many_attempts",
+            ),
+            (
+                OtpError::RateLimited { retry_after: 9 },
+                429,
+                "Too Many Requests",
+                "rate_limited",
+            ),
+            (
+                OtpError::SmsFailed(SmsError::Unavailable {
+                    attempts: 3,
+                    last: "status 500".into(),
+                }),
+                502,
+                "Bad Gateway",
+                "sms_failed",
+            ),
+            (
+                OtpError::Unavailable(StoreError::new(Failure::Unavailable, "timeout".into())),
+                503,
+                "Service Unavailable",
+                "unavailable",
+            ),
+            (
+                OtpError::Internal(StoreError::new(Failure::Failed, "secret detail".into())),
+                500,
+                "Internal Server Error",
+                "internal",
+            ),
+        ];
+        for (err, status, reason, code) in cases {
+            let response = error_response(&err);
+            assert_eq!(response.status().as_u16(), status);
+            let body = body_json(&response);
+            assert_eq!(body["statusCode"], status);
+            assert_eq!(body["error"], reason);
+            assert_eq!(body["code"], code);
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        }
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after_in_seconds() {
+        let response = error_response(&OtpError::RateLimited { retry_after: 27 });
+        assert_eq!(response.headers()[header::RETRY_AFTER], "27");
+        let response = error_response(&OtpError::TooManyAttempts { retry_after: 0 });
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert!(
+            error_response(&OtpError::InvalidOtp)
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_body() {
+        let err = OtpError::from(StoreError::new(
+            Failure::Failed,
+            "ResourceNotFoundException: table otp-prod not found at 10.0.0.1".into(),
+        ));
+        let text = String::from_utf8(error_response(&err).body().to_vec()).unwrap();
+        assert!(!text.contains("otp-prod"), "{text}");
+        assert!(!text.contains("ResourceNotFound"), "{text}");
+        assert_eq!(code(&err), "internal");
+    }
+
+    /// Every error the service can answer, one of each kind.
+    fn every_error() -> Vec<OtpError> {
+        vec![
+            OtpError::InvalidRequest("x".into()),
+            OtpError::CountryNotAllowed,
+            OtpError::NumberTypeNotAllowed,
+            OtpError::InvalidOtp,
+            OtpError::TooManyAttempts { retry_after: 1 },
+            OtpError::RateLimited { retry_after: 1 },
+            OtpError::SmsFailed(SmsError::Unavailable {
+                attempts: 1,
+                last: String::new(),
+            }),
+            OtpError::Unavailable(StoreError::new(Failure::Unavailable, "x".into())),
+            OtpError::Internal(StoreError::new(Failure::Failed, "x".into())),
+        ]
+    }
+
+    #[test]
+    fn every_error_code_and_status_is_documented_in_openapi() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+        let openapi: serde_norway::Value =
+            serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let codes: BTreeSet<&str> = openapi["components"]["schemas"]["Error"]["properties"]["code"]
+            ["enum"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let produced: BTreeSet<&str> = every_error().iter().map(code).collect();
+        assert_eq!(codes, produced);
+
+        let documented = |path: &str| -> BTreeSet<u16> {
+            openapi["paths"][path]["post"]["responses"]
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str().unwrap().parse().unwrap())
+                .collect()
+        };
+        let answered = |skip: fn(&OtpError) -> bool| -> BTreeSet<u16> {
+            every_error()
+                .iter()
+                .filter(|e| !skip(e))
+                .map(|e| status(e).as_u16())
+                .chain([200])
+                .collect()
+        };
+        let send =
+            answered(|e| matches!(e, OtpError::InvalidOtp | OtpError::TooManyAttempts { .. }));
+        assert_eq!(documented("/auth/send-otp"), send);
+        let verify = answered(|e| {
+            matches!(
+                e,
+                OtpError::SmsFailed(_)
+                    | OtpError::CountryNotAllowed
+                    | OtpError::NumberTypeNotAllowed
+            )
+        });
+        assert_eq!(documented("/auth/verify-otp"), verify);
     }
 }

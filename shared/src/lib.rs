@@ -1,14 +1,21 @@
-//! Shared library of the `send-otp` and `verify-otp` functions: configuration, domain types,
-//! code generation, keyed hashing, the DynamoDB store, the Plivo client and the HTTP mapping.
+//! The library behind the `send-otp` and `verify-otp` functions, in layers:
+//!
+//! - [`domain`]: the vocabulary (phone numbers, codes, callers, limits, keyed hashes); no I/O.
+//! - [`store`]: the [`store::OtpStore`] seam and its DynamoDB implementation.
+//! - [`sms`]: the [`sms::SmsSender`] seam and its Plivo implementation.
+//! - [`service`]: the two use cases, written against those seams.
+//! - [`http`]: API Gateway in, JSON out; the one place an error becomes a response.
+//!
+//! Beside them: [`config`] (the environment, read once at start), [`clock`] and
+//! [`telemetry`]. Each main builds the concrete store and sender and hands them in.
 
-pub mod aws;
+#![warn(unreachable_pub)]
+
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
-pub mod hashing;
 pub mod http;
-pub mod otp;
 pub mod service;
 pub mod sms;
 pub mod store;

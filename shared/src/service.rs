@@ -1,144 +1,123 @@
-//! The two use cases: send a code, verify a code. No HTTP here.
+//! The two use cases, send a code and verify a code, written against the [`OtpStore`] and
+//! [`SmsSender`] seams. No HTTP and no AWS here: the mains build the concrete store and
+//! sender and hand them in.
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
-
 use crate::clock::Clock;
-use crate::config::{Defences, Limit, OtpConfig};
-use crate::domain::{ClientIp, OtpCode, PhoneNumber};
-use crate::error::OtpError;
-use crate::hashing::Hasher;
-use crate::otp::generate_code;
-use crate::sms::PlivoSmsSender;
-use crate::store::{
-    Counter, DynamoDbOtpStore, Limits, SendDecision, ShardedCounter, VerifyDecision,
+use crate::config::OtpConfig;
+use crate::domain::{
+    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, MINUTE, OtpCode, PhoneNumber,
 };
+use crate::error::OtpError;
+use crate::sms::SmsSender;
+use crate::store::{Budget, Counter, OtpStore, SendDecision, VerifyDecision};
 
-const HOUR: u64 = 3600;
-const MINUTE: u64 = 60;
-
-/// Who is asking: what API Gateway knows of the caller.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Caller {
-    pub ip: Option<ClientIp>,
-}
-
-/// The parts both functions share: configuration, hashing, the store and the clock.
-struct Core {
+/// The parts both use cases share: configuration, hashing, the store and the clock.
+struct Core<S> {
     config: OtpConfig,
-    hasher: Hasher,
-    store: DynamoDbOtpStore,
+    keys: Keyring,
+    store: S,
     clock: Arc<dyn Clock>,
 }
 
-impl Core {
-    fn new(config: OtpConfig, dynamodb: aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -> Self {
+impl<S: OtpStore> Core<S> {
+    fn new(config: OtpConfig, store: S, clock: Arc<dyn Clock>) -> Self {
         Self {
-            hasher: Hasher::new(&config.secret),
-            store: DynamoDbOtpStore::new(
-                dynamodb,
-                &config.table_name,
-                Limits::from_config(&config),
-            ),
+            keys: Keyring::new(&config.secret),
             config,
+            store,
             clock,
         }
     }
 
-    fn defences(&self) -> &Defences {
-        &self.config.defences
-    }
-
-    /// The per-client counters of `kind` for the caller, each with its limit: the IPv4
-    /// address or IPv6 /64 under `per_ip`, and for IPv6 also the /48 under `per_48`. Only
-    /// those switched on, and none when the caller's IP is unknown.
-    fn ip_counters(
+    /// The per-client budgets for the caller: its IPv4 address or IPv6 /64 under `per_ip`,
+    /// and for IPv6 also its /48 under `per_48`. Only those switched on, and none when the
+    /// caller's IP is unknown.
+    fn ip_budgets(
         &self,
-        kind: &str,
+        kinds: (CounterKind, CounterKind),
         caller: &Caller,
-        per_ip: Limit,
-        per_48: Limit,
+        (per_ip, per_48): (Limit, Limit),
         now: u64,
     ) -> Vec<Budget> {
         let Some(ip) = caller.ip else {
             return Vec::new();
         };
-        let block = ip
-            .ipv6_48()
-            .map(|block| (format!("{kind}48"), block, per_48));
-        std::iter::once((kind.to_owned(), ip.subject(), per_ip))
+        let block = ip.ipv6_48().map(|block| (kinds.1, block, per_48));
+        std::iter::once((kinds.0, ip.subject(), per_ip))
             .chain(block)
             .filter(|(_, _, limit)| *limit != Limit::Off)
             .map(|(kind, subject, limit)| {
-                let subject = self.hasher.counter_subject(&kind, &subject);
-                Budget::One(Counter::new(&kind, &subject, HOUR, now), limit)
+                let subject = self.keys.counter_subject(kind, &subject);
+                Budget::one(kind, &subject, limit, HOUR, now)
             })
             .collect()
     }
 
     /// Takes a unit from every budget, in order, or from none: when one is full (or a
-    /// request fails) the units already taken are given back. The counters taken, or the
-    /// index of the full budget and the seconds until it has room.
-    async fn take_all<'a>(
+    /// request fails) the units already taken are given back. The units taken, or the full
+    /// budget and the seconds until it has room.
+    async fn reserve<'b>(
         &self,
-        budgets: impl IntoIterator<Item = &'a Budget>,
+        budgets: &'b [Budget],
         now: u64,
-    ) -> Result<Result<Vec<Counter>, (usize, u64)>, OtpError> {
-        let mut taken = Vec::new();
-        for (i, budget) in budgets.into_iter().enumerate() {
-            let outcome = match budget {
-                Budget::One(counter, limit) => self
-                    .store
-                    .take(counter, *limit, now)
-                    .await
-                    .map(|full| full.map_or_else(|| Ok(counter.clone()), Err)),
-                Budget::Sharded(sharded) => self.store.take_shard(sharded, now).await,
-            };
-            match outcome {
-                Ok(Ok(counter)) => taken.push(counter),
+    ) -> Result<Result<Reservation<'_, S>, (&'b Budget, u64)>, OtpError> {
+        let mut reserved = Reservation {
+            store: &self.store,
+            units: Vec::new(),
+        };
+        for budget in budgets {
+            match self.store.take(budget, now).await {
+                Ok(Ok(unit)) => reserved.units.push(unit),
                 Ok(Err(retry_after)) => {
-                    self.give_back(&taken).await;
-                    return Ok(Err((i, retry_after)));
+                    reserved.give_back().await;
+                    return Ok(Err((budget, retry_after)));
                 }
                 Err(e) => {
-                    self.give_back(&taken).await;
+                    reserved.give_back().await;
                     return Err(e.into());
                 }
             }
         }
-        Ok(Ok(taken))
+        Ok(Ok(reserved))
+    }
+}
+
+/// Units taken from budgets for a request that may still stop short. Whoever holds it says
+/// what becomes of them: [`keep`](Self::keep), [`give_back`](Self::give_back), or
+/// [`settle`](Self::settle) on the request's outcome.
+#[must_use = "units are kept unless given back"]
+struct Reservation<'a, S: OtpStore> {
+    store: &'a S,
+    units: Vec<Counter>,
+}
+
+impl<S: OtpStore> Reservation<'_, S> {
+    /// Keeps the units when `outcome` succeeded and gives them back when it failed.
+    async fn settle<T>(self, outcome: Result<T, OtpError>) -> Result<T, OtpError> {
+        match outcome {
+            Ok(_) => self.keep(),
+            Err(_) => self.give_back().await,
+        }
+        outcome
     }
 
-    /// Returns units taken for a request that stopped before sending. A failure here only
-    /// makes a limit stricter for the rest of its bucket, so it is logged, not returned.
-    async fn give_back(&self, counters: &[Counter]) {
-        for counter in counters {
-            if let Err(e) = self.store.give_back(counter).await {
-                tracing::warn!(error.message = %e, "could not return a counter unit");
+    /// The request went ahead: the units stay taken.
+    fn keep(self) {}
+
+    /// Returns the units. A failure here only makes a limit stricter for the rest of its
+    /// bucket, so it is logged, not returned.
+    async fn give_back(self) {
+        for unit in &self.units {
+            if let Err(e) = self.store.give_back(unit).await {
+                tracing::warn!(
+                    error.message = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+                    "could not return a counter unit"
+                );
             }
         }
     }
-}
-
-/// A counter a send takes a unit from, with what to log when it trips.
-struct SendCounter {
-    budget: Budget,
-    name: &'static str,
-    /// The number range, for the range counter: as much of it as the masked number shows,
-    /// and a short keyed hash that tells ranges apart without revealing them.
-    range: Option<(String, String)>,
-}
-
-enum Budget {
-    One(Counter, Limit),
-    Sharded(ShardedCounter),
-}
-
-/// Everything `send-otp` needs, built once per execution environment.
-pub struct SendOtp {
-    core: Core,
-    sms: PlivoSmsSender,
 }
 
 /// A code is on its way.
@@ -148,26 +127,23 @@ pub struct Sent {
     pub expires_in: u64,
 }
 
-impl SendOtp {
-    pub fn new(
-        config: OtpConfig,
-        dynamodb: aws_sdk_dynamodb::Client,
-        sms: PlivoSmsSender,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+/// Everything `send-otp` needs, built once per execution environment.
+pub struct SendOtp<S, M> {
+    core: Core<S>,
+    sms: M,
+}
+
+impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
+    pub fn new(config: OtpConfig, store: S, sms: M, clock: Arc<dyn Clock>) -> Self {
         Self {
-            core: Core::new(config, dynamodb, clock),
+            core: Core::new(config, store, clock),
             sms,
         }
     }
 
-    pub fn config(&self) -> &OtpConfig {
-        &self.core.config
-    }
-
     /// Refuses destinations outside the allowed regions and line types.
     fn screen(&self, phone: &PhoneNumber) -> Result<(), OtpError> {
-        let defences = self.core.defences();
+        let defences = &self.core.config.defences;
         if let Some(allowed) = &defences.allowed_countries
             && !phone.country().is_some_and(|c| allowed.contains(&c))
         {
@@ -184,68 +160,70 @@ impl SendOtp {
         Ok(())
     }
 
-    /// The counters a send must take a unit from: the deployment-wide budget per minute
-    /// (sharded), the caller's IP (and IPv6 /48) per hour and the number's range per hour.
-    /// Only those switched on.
-    fn send_counters(&self, phone: &PhoneNumber, caller: &Caller, now: u64) -> Vec<SendCounter> {
-        let d = self.core.defences();
-        let mut counters = Vec::new();
-        if let Limit::AtMost(budget) = d.max_sends_per_minute {
-            counters.push(SendCounter {
-                budget: Budget::Sharded(ShardedCounter::new("global", budget, MINUTE, now)),
-                name: "global sends per minute",
-                range: None,
-            });
+    /// The budgets a send takes a unit from: the deployment's per minute (sharded), the
+    /// caller's IP (and IPv6 /48) per hour and the number's range per hour. Only those
+    /// switched on.
+    fn send_budgets(&self, phone: &PhoneNumber, caller: &Caller, now: u64) -> Vec<Budget> {
+        let d = &self.core.config.defences;
+        let mut budgets = Vec::new();
+        if let Limit::AtMost(limit) = d.max_sends_per_minute {
+            budgets.push(Budget::sharded(CounterKind::Global, limit, MINUTE, now));
         }
-        let per_ip = self.core.ip_counters(
-            "ip-send",
+        budgets.extend(self.core.ip_budgets(
+            (CounterKind::IpSend, CounterKind::IpSend48),
             caller,
-            d.max_sends_per_ip_per_hour,
-            d.max_sends_per_ipv6_48_per_hour,
+            (
+                d.max_sends_per_ip_per_hour,
+                d.max_sends_per_ipv6_48_per_hour,
+            ),
             now,
-        );
-        for budget in per_ip {
-            counters.push(SendCounter {
-                budget,
-                name: "sends per client ip per hour",
-                range: None,
-            });
-        }
+        ));
         if d.max_sends_per_prefix_per_hour != Limit::Off {
             let prefix = phone.prefix(d.prefix_digits);
-            let subject = self.core.hasher.counter_subject("prefix", &prefix);
-            let range = (
-                phone.prefix_for_logs(d.prefix_digits),
-                subject[..8].to_owned(),
-            );
-            counters.push(SendCounter {
-                budget: Budget::One(
-                    Counter::new("prefix", &subject, HOUR, now),
-                    d.max_sends_per_prefix_per_hour,
-                ),
-                name: "sends per number prefix per hour",
-                range: Some(range),
-            });
+            let subject = self.core.keys.counter_subject(CounterKind::Prefix, &prefix);
+            budgets.push(Budget::one(
+                CounterKind::Prefix,
+                &subject,
+                d.max_sends_per_prefix_per_hour,
+                HOUR,
+                now,
+            ));
         }
-        counters
+        budgets
     }
 
-    /// Takes a unit from every send counter, or none: a refusal gives back what was taken.
-    async fn take_send_counters(
+    /// The number's range as far as the masked number shows it, and a short keyed hash that
+    /// tells ranges apart without revealing them.
+    fn range_for_logs(&self, phone: &PhoneNumber) -> (String, String) {
+        let digits = self.core.config.defences.prefix_digits;
+        let subject = self
+            .core
+            .keys
+            .counter_subject(CounterKind::Prefix, &phone.prefix(digits));
+        (phone.prefix_for_logs(digits), subject[..8].to_owned())
+    }
+
+    /// Takes a unit from every send budget, or none.
+    async fn reserve_send(
         &self,
         phone: &PhoneNumber,
         caller: &Caller,
         now: u64,
-    ) -> Result<Vec<Counter>, OtpError> {
-        let counters = self.send_counters(phone, caller, now);
-        let budgets: Vec<&Budget> = counters.iter().map(|c| &c.budget).collect();
-        match self.core.take_all(budgets, now).await? {
-            Ok(taken) => Ok(taken),
-            Err((i, retry_after)) => {
-                let c = &counters[i];
+    ) -> Result<Reservation<'_, S>, OtpError> {
+        let budgets = self.send_budgets(phone, caller, now);
+        match self.core.reserve(&budgets, now).await? {
+            Ok(reserved) => Ok(reserved),
+            Err((full, retry_after)) => {
                 // The range (never the number) tells an operator where pumping aims.
-                let (prefix, range) = c.range.clone().unzip();
-                tracing::warn!(limit = c.name, prefix, range, "send limit reached");
+                let (prefix, range) = (full.kind() == CounterKind::Prefix)
+                    .then(|| self.range_for_logs(phone))
+                    .unzip();
+                tracing::warn!(
+                    limit = full.kind().limit_name(),
+                    prefix,
+                    range,
+                    "send limit reached"
+                );
                 Err(OtpError::RateLimited { retry_after })
             }
         }
@@ -259,61 +237,55 @@ impl SendOtp {
         self.screen(phone)?;
         let core = &self.core;
         let now = core.clock.now();
-        let taken = self.take_send_counters(phone, caller, now).await?;
-        let key = core.hasher.phone_key(phone);
-        let code = generate_code(core.config.code_length);
-        let hash = core.hasher.code_hash(&key, &code);
-        let previous = match core.store.store_code(&key, &hash, now).await {
-            Ok(SendDecision::Stored { previous }) => previous,
+        let reserved = self.reserve_send(phone, caller, now).await?;
+        let key = core.keys.phone_key(phone);
+        let code = OtpCode::generate(core.config.code_length);
+        let hash = core.keys.code_hash(&key, &code);
+        let stored = match core.store.store_code(&key, &hash, now).await {
+            Ok(SendDecision::Stored { previous }) => Ok(previous),
             Ok(SendDecision::RateLimited { retry_after }) => {
-                core.give_back(&taken).await;
-                return Err(OtpError::RateLimited { retry_after });
+                Err(OtpError::RateLimited { retry_after })
             }
-            Err(e) => {
-                core.give_back(&taken).await;
-                return Err(e.into());
-            }
+            Err(e) => Err(e.into()),
         };
-        let text = SecretString::from(core.config.render_message(code.expose()));
+        let previous = reserved.settle(stored).await?;
+        let limits = &core.config.limits;
+        let text = core.config.message.render(&code, limits.code_ttl);
         drop(code);
         if let Err(sms_error) = self.sms.send(phone, &text).await {
             let now = core.clock.now();
-            if let Err(e) = core
+            let withdrawn = core
                 .store
-                .withdraw_code(&key, &hash, previous.as_ref(), now)
-                .await
-            {
+                .withdraw_code(&key, &hash, previous.as_ref(), now);
+            if let Err(e) = withdrawn.await {
                 tracing::error!(
-                    error.message = %e,
+                    error.message = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
                     "could not withdraw a code whose sms failed; it expires on its own"
                 );
             }
             return Err(OtpError::SmsFailed(sms_error));
         }
         Ok(Sent {
-            expires_in: core.config.expiry.as_secs(),
+            expires_in: limits.code_ttl,
         })
     }
 }
 
 /// Everything `verify-otp` needs, built once per execution environment.
-pub struct VerifyOtp {
-    core: Core,
+pub struct VerifyOtp<S> {
+    core: Core<S>,
 }
 
-impl VerifyOtp {
-    pub fn new(
-        config: OtpConfig,
-        dynamodb: aws_sdk_dynamodb::Client,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+impl<S: OtpStore> VerifyOtp<S> {
+    pub fn new(config: OtpConfig, store: S, clock: Arc<dyn Clock>) -> Self {
         Self {
-            core: Core::new(config, dynamodb, clock),
+            core: Core::new(config, store, clock),
         }
     }
 
-    pub fn config(&self) -> &OtpConfig {
-        &self.core.config
+    /// How many digits a code has, for parsing one.
+    pub(crate) fn code_length(&self) -> CodeLength {
+        self.core.config.code_length
     }
 
     /// Accepts the pending code for `phone` once. Every failure to match is the same
@@ -328,37 +300,244 @@ impl VerifyOtp {
         caller: &Caller,
     ) -> Result<(), OtpError> {
         let core = &self.core;
-        let key = core.hasher.phone_key(phone);
-        let hash = core.hasher.code_hash(&key, code);
+        let key = core.keys.phone_key(phone);
+        let hash = core.keys.code_hash(&key, code);
         let now = core.clock.now();
-        let d = core.defences();
-        let budgets = core.ip_counters(
-            "ip-fail",
+        let d = &core.config.defences;
+        let budgets = core.ip_budgets(
+            (CounterKind::IpFail, CounterKind::IpFail48),
             caller,
-            d.max_failures_per_ip_per_hour,
-            d.max_failures_per_ipv6_48_per_hour,
+            (
+                d.max_failures_per_ip_per_hour,
+                d.max_failures_per_ipv6_48_per_hour,
+            ),
             now,
         );
-        let reserved = match core.take_all(&budgets, now).await? {
-            Ok(taken) => taken,
-            Err((_, retry_after)) => {
-                tracing::warn!(
-                    limit = "failed verifies per client ip per hour",
-                    "verify limit reached"
-                );
+        let reserved = match core.reserve(&budgets, now).await? {
+            Ok(reserved) => reserved,
+            Err((full, retry_after)) => {
+                tracing::warn!(limit = full.kind().limit_name(), "verify limit reached");
                 return Err(OtpError::TooManyAttempts { retry_after });
             }
         };
-        let decision = core.store.verify(&key, &hash, now).await;
-        if matches!(decision, Ok(VerifyDecision::Verified) | Err(_)) {
-            core.give_back(&reserved).await;
-        }
-        match decision? {
-            VerifyDecision::Verified => Ok(()),
-            VerifyDecision::Rejected => Err(OtpError::InvalidOtp),
-            VerifyDecision::Exhausted { retry_after } => {
+        // A failed guess spends the caller's failure budget; a right one, or one never
+        // judged, does not.
+        match core.store.verify(&key, &hash, now).await {
+            Ok(VerifyDecision::Rejected) => {
+                reserved.keep();
+                Err(OtpError::InvalidOtp)
+            }
+            Ok(VerifyDecision::Exhausted { retry_after }) => {
+                reserved.keep();
                 Err(OtpError::TooManyAttempts { retry_after })
             }
+            Ok(VerifyDecision::Verified) => {
+                reserved.give_back().await;
+                Ok(())
+            }
+            Err(e) => {
+                reserved.give_back().await;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// The use cases against fakes of the seams: which store calls the refund, withdraw and
+/// error paths make. The conditional writes themselves are tested against dynalite
+/// (`tests/`).
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::config::FromEnv;
+    use crate::domain::{ClientIp, CodeHash, PhoneKey};
+    use crate::sms::SmsError;
+    use crate::store::{self, BudgetStore, Failure, PendingCode, StoreError, Taken};
+
+    /// A store that takes every unit, answers sends and guesses as told, and records calls.
+    struct FakeStore {
+        send: fn() -> store::Result<SendDecision>,
+        guess: fn() -> store::Result<VerifyDecision>,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl FakeStore {
+        fn new(
+            send: fn() -> store::Result<SendDecision>,
+            guess: fn() -> store::Result<VerifyDecision>,
+        ) -> Self {
+            let calls = Mutex::new(Vec::new());
+            Self { send, guess, calls }
+        }
+
+        fn record(&self, call: &'static str) {
+            self.calls.lock().unwrap().push(call);
+        }
+
+        fn calls(&self) -> Vec<&'static str> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl BudgetStore for FakeStore {
+        async fn take(&self, _: &Budget, _: u64) -> store::Result<Taken> {
+            self.record("take");
+            let any = Budget::one(CounterKind::IpSend, "x", Limit::AtMost(1), HOUR, 0);
+            Ok(Ok(any.first_counter()))
+        }
+
+        async fn give_back(&self, _: &Counter) -> store::Result<()> {
+            self.record("give_back");
+            Ok(())
+        }
+    }
+
+    impl OtpStore for FakeStore {
+        async fn store_code(
+            &self,
+            _: &PhoneKey,
+            _: &CodeHash,
+            _: u64,
+        ) -> store::Result<SendDecision> {
+            self.record("store_code");
+            (self.send)()
+        }
+
+        async fn withdraw_code(
+            &self,
+            _: &PhoneKey,
+            _: &CodeHash,
+            _: Option<&PendingCode>,
+            _: u64,
+        ) -> store::Result<()> {
+            self.record("withdraw_code");
+            Ok(())
+        }
+
+        async fn verify(
+            &self,
+            _: &PhoneKey,
+            _: &CodeHash,
+            _: u64,
+        ) -> store::Result<VerifyDecision> {
+            self.record("verify");
+            (self.guess)()
+        }
+    }
+
+    struct FakeSms(Result<(), u16>);
+
+    impl SmsSender for FakeSms {
+        async fn send(&self, _: &PhoneNumber, _: &SecretString) -> Result<(), SmsError> {
+            self.0.map_err(|status| SmsError::Refused {
+                status,
+                api_id: None,
+                error: "refused".into(),
+            })
+        }
+    }
+
+    fn config() -> OtpConfig {
+        OtpConfig::from_lookup(|k| match k {
+            "OTP_TABLE_NAME" => Some("t".into()),
+            "OTP_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+            "OTP_ALLOWED_COUNTRIES" => Some("*".into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    /// An IPv6 caller: the send takes the global, /64 and /48 units (three).
+    fn caller() -> Caller {
+        Caller {
+            ip: ClientIp::parse("2001:db8::1"),
+        }
+    }
+
+    fn phone() -> PhoneNumber {
+        PhoneNumber::parse("+14155552671").unwrap()
+    }
+
+    fn stored() -> store::Result<SendDecision> {
+        Ok(SendDecision::Stored { previous: None })
+    }
+
+    fn rejected() -> store::Result<VerifyDecision> {
+        Ok(VerifyDecision::Rejected)
+    }
+
+    fn unavailable<T>() -> store::Result<T> {
+        Err(StoreError::new(Failure::Unavailable, "timeout".into()))
+    }
+
+    async fn send(
+        store: FakeStore,
+        sms: Result<(), u16>,
+    ) -> (Result<Sent, OtpError>, Vec<&'static str>) {
+        let app = SendOtp::new(config(), store, FakeSms(sms), Arc::new(SystemClock));
+        let result = app.send(&phone(), &caller()).await;
+        (result, app.core.store.calls())
+    }
+
+    #[tokio::test]
+    async fn a_send_refused_by_the_number_gives_back_every_unit_it_took() {
+        let refused = || Ok(SendDecision::RateLimited { retry_after: 30 });
+        let (result, calls) = send(FakeStore::new(refused, rejected), Ok(())).await;
+        assert!(matches!(
+            result,
+            Err(OtpError::RateLimited { retry_after: 30 })
+        ));
+        let taken = calls.iter().filter(|c| **c == "take").count();
+        assert_eq!(taken, 3, "{calls:?}");
+        assert_eq!(calls.iter().filter(|c| **c == "give_back").count(), taken);
+        let (result, calls) = send(FakeStore::new(unavailable, rejected), Ok(())).await;
+        assert!(matches!(result, Err(OtpError::Unavailable(_))));
+        assert_eq!(calls.iter().filter(|c| **c == "give_back").count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_sms_keeps_the_units_and_withdraws_the_code() {
+        let (result, calls) = send(FakeStore::new(stored, rejected), Err(400)).await;
+        assert!(matches!(result, Err(OtpError::SmsFailed(_))));
+        assert_eq!(
+            calls,
+            ["take", "take", "take", "store_code", "withdraw_code"]
+        );
+        let (result, calls) = send(FakeStore::new(stored, rejected), Ok(())).await;
+        assert_eq!(result.unwrap().expires_in, 300);
+        assert_eq!(calls, ["take", "take", "take", "store_code"]);
+    }
+
+    #[tokio::test]
+    async fn only_a_failed_guess_spends_the_failure_budget() {
+        let code = OtpCode::parse("123456", CodeLength::default()).unwrap();
+        type Guess = fn() -> store::Result<VerifyDecision>;
+        let cases: [(Guess, usize); 4] = [
+            (rejected, 0),
+            (|| Ok(VerifyDecision::Exhausted { retry_after: 5 }), 0),
+            (|| Ok(VerifyDecision::Verified), 2),
+            (unavailable, 2),
+        ];
+        for (guess, given_back) in cases {
+            let app = VerifyOtp::new(
+                config(),
+                FakeStore::new(stored, guess),
+                Arc::new(SystemClock),
+            );
+            let _ = app.verify(&phone(), &code, &caller()).await;
+            let calls = app.core.store.calls();
+            assert_eq!(
+                calls.iter().filter(|c| **c == "take").count(),
+                2,
+                "{calls:?}"
+            );
+            let returned = calls.iter().filter(|c| **c == "give_back").count();
+            assert_eq!(returned, given_back, "{calls:?}");
         }
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use otp_shared::config::OtpConfig;
+use otp_shared::config::{FromEnv, OtpConfig};
 use otp_shared::http::{send_otp, verify_otp};
 use otp_shared::lambda_http::{Body, request};
 use otp_shared::telemetry;

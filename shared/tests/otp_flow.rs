@@ -173,7 +173,7 @@ async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
     let bodies: Vec<_> = [none, wrong_code, used, expired]
         .iter()
         .map(|e| {
-            let r = e.to_response();
+            let r = otp_shared::http::error_response(e);
             (r.status(), r.body().to_vec(), r.headers().clone())
         })
         .collect();
@@ -412,7 +412,10 @@ async fn when_plivo_refuses_the_stored_code_is_voided_and_the_caller_gets_502() 
     let stack = Stack::with_plivo(Plivo::failing(400).await, &[]).await;
     let result = stack.sender().send(&phone(), &ANYONE).await;
     assert!(matches!(result, Err(OtpError::SmsFailed(_))), "{result:?}");
-    assert_eq!(result.unwrap_err().to_response().status(), 502);
+    assert_eq!(
+        otp_shared::http::error_response(&result.unwrap_err()).status(),
+        502
+    );
     // One request only: a 400 is not retried.
     assert_eq!(stack.plivo.sent().await.len(), 1);
 
@@ -483,7 +486,7 @@ async fn the_code_is_stored_before_the_sms_leaves() {
         otp_shared::sms::PlivoSmsSender::new(&plivo_config(&slow.uri()), quick_retry()).unwrap();
     let sender = otp_shared::service::SendOtp::new(
         stack.config(),
-        stack.instance_client(),
+        stack.store(stack.instance_client()),
         sms,
         stack.clock.clone(),
     );
@@ -498,20 +501,21 @@ async fn an_unreachable_dynamodb_gives_503_quickly_and_sends_nothing() {
     let stack = Stack::new(&[]).await;
     // Nothing listens on port 9 of loopback: connections are refused.
     let dead = dynamodb_client_for("http://127.0.0.1:9");
-    let sms = otp_shared::sms::PlivoSmsSender::new(&stack.plivo.config(), quick_retry()).unwrap();
-    let sender =
-        otp_shared::service::SendOtp::new(stack.config(), dead.clone(), sms, stack.clock.clone());
+    let sender = stack.sender_with(dead.clone(), quick_retry());
     let started = std::time::Instant::now();
     let result = sender.send(&phone(), &ANYONE).await;
     assert!(
         matches!(result, Err(OtpError::Unavailable(_))),
         "{result:?}"
     );
-    assert_eq!(result.unwrap_err().to_response().status(), 503);
+    assert_eq!(
+        otp_shared::http::error_response(&result.unwrap_err()).status(),
+        503
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(stack.plivo.sent().await.is_empty());
 
-    let verifier = otp_shared::service::VerifyOtp::new(stack.config(), dead, stack.clock.clone());
+    let verifier = stack.verifier_with(dead);
     let result = verifier.verify(&phone(), &code("123456"), &ANYONE).await;
     assert!(
         matches!(result, Err(OtpError::Unavailable(_))),
@@ -544,14 +548,18 @@ async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
         ];
         let stack = Stack::with_dynamodb(Plivo::accepting().await, &quiet, behaviour).await;
         let sent = stack.sender().send(&phone(), &ANYONE).await.unwrap_err();
-        assert_eq!(sent.to_response().status(), expected, "send, {error_type}");
+        assert_eq!(
+            otp_shared::http::error_response(&sent).status(),
+            expected,
+            "send, {error_type}"
+        );
         let verified = stack
             .verifier()
             .verify(&phone(), &code("123456"), &ANYONE)
             .await
             .unwrap_err();
         assert_eq!(
-            verified.to_response().status(),
+            otp_shared::http::error_response(&verified).status(),
             expected,
             "verify, {error_type}"
         );
@@ -563,14 +571,15 @@ async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
 async fn a_missing_table_is_an_internal_error_without_detail() {
     let stack = Stack::new(&[]).await;
     let cfg = otp_config("no-such-table", &[]);
-    let verifier =
-        otp_shared::service::VerifyOtp::new(cfg, stack.instance_client(), stack.clock.clone());
+    let store =
+        otp_shared::store::DynamoDbStore::new(stack.instance_client(), "no-such-table", cfg.limits);
+    let verifier = otp_shared::service::VerifyOtp::new(cfg, store, stack.clock.clone());
     let err = verifier
         .verify(&phone(), &code("123456"), &ANYONE)
         .await
         .unwrap_err();
     assert!(matches!(err, OtpError::Internal(_)), "{err:?}");
-    let body = String::from_utf8(err.to_response().body().to_vec()).unwrap();
+    let body = String::from_utf8(otp_shared::http::error_response(&err).body().to_vec()).unwrap();
     assert!(!body.contains("no-such-table"));
 }
 

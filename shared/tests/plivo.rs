@@ -5,9 +5,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use otp_shared::config::PlivoConfig;
+use otp_shared::config::{FromEnv, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
-use otp_shared::sms::{PlivoSmsSender, RetryPolicy, SmsError};
+use otp_shared::sms::{PlivoSmsSender, RetryPolicy, SmsError, SmsSender};
 use secrecy::SecretString;
 use wiremock::matchers::{basic_auth, body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

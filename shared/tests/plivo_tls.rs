@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use otp_shared::domain::PhoneNumber;
-use otp_shared::sms::{PlivoSmsSender, SmsError};
+use otp_shared::sms::{PlivoSmsSender, SmsError, SmsSender};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use secrecy::SecretString;
 use tokio::io::AsyncReadExt;

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::{OtpConfig, PlivoConfig};
+use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::service::SendOtp;
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
-use otp_shared::{aws, http, telemetry};
+use otp_shared::store::DynamoDbStore;
+use otp_shared::{http, telemetry};
 
 // One invocation at a time: a single-threaded runtime saves the hand-offs between worker
 // threads: a third to a half less CPU per invocation, measured by `make bench`.
@@ -20,11 +21,8 @@ async fn main() -> Result<(), Error> {
     let plivo =
         PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
-    let dynamodb = aws::dynamodb_client().await?;
-    if config.init_warm_up {
-        aws::warm_up(&dynamodb, &config.table_name).await;
-    }
-    let app = SendOtp::new(config, dynamodb, sms, Arc::new(SystemClock));
+    let store = DynamoDbStore::connect(&config).await?;
+    let app = SendOtp::new(config, store, sms, Arc::new(SystemClock));
     run(service_fn(|req| async {
         Ok::<_, Error>(http::send_otp(&app, req).await)
     }))

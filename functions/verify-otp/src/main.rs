@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::OtpConfig;
+use otp_shared::config::{FromEnv, OtpConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::service::VerifyOtp;
-use otp_shared::{aws, http, telemetry};
+use otp_shared::store::DynamoDbStore;
+use otp_shared::{http, telemetry};
 
 // One invocation at a time: a single-threaded runtime saves the hand-offs between worker
 // threads: a third to a half less CPU per invocation, measured by `make bench`.
@@ -16,11 +17,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     PhoneNumber::preload_metadata();
     let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
-    let dynamodb = aws::dynamodb_client().await?;
-    if config.init_warm_up {
-        aws::warm_up(&dynamodb, &config.table_name).await;
-    }
-    let app = VerifyOtp::new(config, dynamodb, Arc::new(SystemClock));
+    let store = DynamoDbStore::connect(&config).await?;
+    let app = VerifyOtp::new(config, store, Arc::new(SystemClock));
     run(service_fn(|req| async {
         Ok::<_, Error>(http::verify_otp(&app, req).await)
     }))

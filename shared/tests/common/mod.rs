@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use otp_devtools::dynalite::Dynalite;
 use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
-use otp_shared::clock::ManualClock;
-use otp_shared::config::{OtpConfig, PlivoConfig};
+use otp_shared::clock::Clock;
+use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::service::{SendOtp, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
+use otp_shared::store::DynamoDbStore;
 use wiremock::matchers::{basic_auth, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -24,7 +25,32 @@ pub const PLIVO_AUTH_TOKEN: &str = "plivo-test-token-not-a-real-one";
 pub const SENDER: &str = "+14155550100";
 pub const START: u64 = 1_800_000_000;
 /// A caller without a known IP: per-IP limits do not apply.
-pub const ANYONE: otp_shared::service::Caller = otp_shared::service::Caller { ip: None };
+pub const ANYONE: otp_shared::domain::Caller = otp_shared::domain::Caller { ip: None };
+
+/// A `send-otp` instance as the function builds it.
+pub type Sender = SendOtp<DynamoDbStore, PlivoSmsSender>;
+/// A `verify-otp` instance as the function builds it.
+pub type Verifier = VerifyOtp<DynamoDbStore>;
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(start: u64) -> Self {
+        Self(AtomicU64::new(start))
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 pub fn repo_root() -> PathBuf {
     otp_devtools::repo_root()
@@ -41,7 +67,7 @@ pub fn dynamodb_client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let config = otp_devtools::dynalite::local_client(endpoint)
         .config()
         .to_builder()
-        .timeout_config(otp_shared::aws::dynamodb_timeouts())
+        .timeout_config(otp_shared::store::dynamodb_timeouts())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -302,16 +328,30 @@ impl Stack {
     }
 
     /// A new `send-otp` instance.
-    pub fn sender(&self) -> SendOtp {
-        let sms = PlivoSmsSender::new(&self.plivo.config(), quick_retry()).unwrap();
-        let dynamodb = self.requests.attach(&self.instance_client());
-        SendOtp::new(self.config(), dynamodb, sms, self.clock.clone())
+    pub fn sender(&self) -> Sender {
+        self.sender_with(self.requests.attach(&self.instance_client()), quick_retry())
+    }
+
+    /// A new `send-otp` instance on `dynamodb`, retrying SMS as `retry` says.
+    pub fn sender_with(&self, dynamodb: aws_sdk_dynamodb::Client, retry: RetryPolicy) -> Sender {
+        let sms = PlivoSmsSender::new(&self.plivo.config(), retry).unwrap();
+        SendOtp::new(self.config(), self.store(dynamodb), sms, self.clock.clone())
     }
 
     /// A new `verify-otp` instance.
-    pub fn verifier(&self) -> VerifyOtp {
-        let dynamodb = self.requests.attach(&self.instance_client());
-        VerifyOtp::new(self.config(), dynamodb, self.clock.clone())
+    pub fn verifier(&self) -> Verifier {
+        self.verifier_with(self.requests.attach(&self.instance_client()))
+    }
+
+    /// A new `verify-otp` instance on `dynamodb`.
+    pub fn verifier_with(&self, dynamodb: aws_sdk_dynamodb::Client) -> Verifier {
+        VerifyOtp::new(self.config(), self.store(dynamodb), self.clock.clone())
+    }
+
+    /// The store as a function builds it, on `dynamodb`.
+    pub fn store(&self, dynamodb: aws_sdk_dynamodb::Client) -> DynamoDbStore {
+        let config = self.config();
+        DynamoDbStore::new(dynamodb, &config.table_name, config.limits)
     }
 
     /// A client with minutes, not seconds, of patience: for bursts of a hundred requests at
@@ -344,24 +384,18 @@ impl Stack {
     }
 
     /// A `send-otp` instance for bursts (see [`Stack::patient_client`]).
-    pub fn patient_sender(&self) -> SendOtp {
-        let retry = otp_shared::sms::RetryPolicy {
+    pub fn patient_sender(&self) -> Sender {
+        let retry = RetryPolicy {
             total_budget: std::time::Duration::from_secs(60),
             attempt_timeout: std::time::Duration::from_secs(30),
             ..quick_retry()
         };
-        let sms = PlivoSmsSender::new(&self.plivo.config(), retry).unwrap();
-        SendOtp::new(
-            self.config(),
-            self.patient_client(),
-            sms,
-            self.clock.clone(),
-        )
+        self.sender_with(self.patient_client(), retry)
     }
 
     /// A `verify-otp` instance for bursts (see [`Stack::patient_client`]).
-    pub fn patient_verifier(&self) -> VerifyOtp {
-        VerifyOtp::new(self.config(), self.patient_client(), self.clock.clone())
+    pub fn patient_verifier(&self) -> Verifier {
+        self.verifier_with(self.patient_client())
     }
 
     /// The per-number items (not the counters), as DynamoDB holds them.

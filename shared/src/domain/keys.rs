@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::domain::{OtpCode, PhoneNumber};
+use super::{CounterKind, OtpCode, PhoneNumber};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -22,7 +22,7 @@ const COUNTER_LABEL: &[u8] = b"otp-lambda/v1/counter-subject";
 pub struct PhoneKey(String);
 
 impl PhoneKey {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -36,16 +36,16 @@ impl CodeHash {
     /// comparison either way. No code hashes to it but with probability 2^-256.
     pub(crate) const ABSENT: CodeHash = CodeHash([0; 32]);
 
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
         bytes.try_into().ok().map(Self)
     }
 
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// Compares two hashes in time that does not depend on where they differ.
-    pub fn ct_eq(&self, other: &Self) -> bool {
+    pub(crate) fn ct_eq(&self, other: &Self) -> bool {
         self.0.ct_eq(&other.0).into()
     }
 }
@@ -56,15 +56,15 @@ impl std::fmt::Debug for CodeHash {
     }
 }
 
-/// The two hashing keys derived from `OTP_SECRET`.
-pub struct Hasher {
+/// The hashing keys derived from `OTP_SECRET`, one per use.
+pub(crate) struct Keyring {
     phone_key: SecretBox<[u8; 32]>,
     code_key: SecretBox<[u8; 32]>,
     counter_key: SecretBox<[u8; 32]>,
 }
 
-impl Hasher {
-    pub fn new(secret: &SecretString) -> Self {
+impl Keyring {
+    pub(crate) fn new(secret: &SecretString) -> Self {
         let derive = |label: &[u8]| {
             let mut mac =
                 <HmacSha256 as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
@@ -79,7 +79,7 @@ impl Hasher {
         }
     }
 
-    pub fn phone_key(&self, phone: &PhoneNumber) -> PhoneKey {
+    pub(crate) fn phone_key(&self, phone: &PhoneNumber) -> PhoneKey {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.phone_key.expose_secret())
             .expect("hmac accepts any key length");
         mac.update(phone.e164().as_bytes());
@@ -88,10 +88,10 @@ impl Hasher {
 
     /// A keyed hash (128 bits, hex) naming what a counter counts, e.g. a client IP, so the
     /// table holds no address or number range in clear.
-    pub fn counter_subject(&self, kind: &str, value: &str) -> String {
+    pub(crate) fn counter_subject(&self, kind: CounterKind, value: &str) -> String {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.counter_key.expose_secret())
             .expect("hmac accepts any key length");
-        mac.update(kind.as_bytes());
+        mac.update(kind.as_str().as_bytes());
         mac.update(b"\0");
         mac.update(value.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
@@ -99,7 +99,7 @@ impl Hasher {
 
     /// Hash of `code` as sent to the number behind `key`: the same code for another number
     /// hashes differently.
-    pub fn code_hash(&self, key: &PhoneKey, code: &OtpCode) -> CodeHash {
+    pub(crate) fn code_hash(&self, key: &PhoneKey, code: &OtpCode) -> CodeHash {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.code_key.expose_secret())
             .expect("hmac accepts any key length");
         mac.update(key.as_str().as_bytes());
@@ -113,9 +113,10 @@ impl Hasher {
 mod tests {
     use super::*;
     use crate::domain::CodeLength;
+    use crate::domain::CounterKind::{IpSend, Prefix};
 
-    fn hasher(secret: &str) -> Hasher {
-        Hasher::new(&SecretString::from(secret))
+    fn hasher(secret: &str) -> Keyring {
+        Keyring::new(&SecretString::from(secret))
     }
 
     fn phone(s: &str) -> PhoneNumber {
@@ -169,12 +170,12 @@ mod tests {
     #[test]
     fn counter_subjects_depend_on_kind_and_value_and_hide_both() {
         let h = hasher(SECRET);
-        let a = h.counter_subject("ip", "192.0.2.10");
+        let a = h.counter_subject(IpSend, "192.0.2.10");
         assert_eq!(a.len(), 32);
         assert!(!a.contains("192"));
-        assert_eq!(a, h.counter_subject("ip", "192.0.2.10"));
-        assert_ne!(a, h.counter_subject("ip", "192.0.2.11"));
-        assert_ne!(a, h.counter_subject("prefix", "192.0.2.10"));
+        assert_eq!(a, h.counter_subject(IpSend, "192.0.2.10"));
+        assert_ne!(a, h.counter_subject(IpSend, "192.0.2.11"));
+        assert_ne!(a, h.counter_subject(Prefix, "192.0.2.10"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! AWS SDK clients, built once per execution environment.
+//! The DynamoDB client, built once per execution environment.
 
 use std::time::Duration;
 
@@ -8,8 +8,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
 /// Time allowed for one DynamoDB request attempt, and for an operation with its retries.
-pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
-pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The timeouts every DynamoDB client of the service uses, so a slow or unreachable
 /// DynamoDB becomes a bounded 503 instead of a hung invocation.
@@ -22,7 +22,7 @@ pub fn dynamodb_timeouts() -> TimeoutConfig {
 }
 
 /// The roots AWS service certificates chain to (Amazon Trust Services).
-const AMAZON_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services-roots.crt");
+const AMAZON_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-services-roots.crt");
 
 /// The SDK's HTTPS client trusting only Amazon's roots. The default client parses every
 /// certificate in the system store on its first connection, a few milliseconds on the cold
@@ -40,7 +40,7 @@ fn https_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, anyhow::
 
 /// A DynamoDB client from the standard AWS configuration chain: region and credentials from
 /// the Lambda environment, and `AWS_ENDPOINT_URL_DYNAMODB` when set (local runs).
-pub async fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, anyhow::Error> {
+pub(super) async fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, anyhow::Error> {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client()?)
         .timeout_config(dynamodb_timeouts())
@@ -50,29 +50,6 @@ pub async fn dynamodb_client() -> Result<aws_sdk_dynamodb::Client, anyhow::Error
         .load()
         .await;
     Ok(aws_sdk_dynamodb::Client::new(&config))
-}
-
-/// One eventually consistent `GetItem` of a key that never exists: it opens the connection
-/// (TLS included) while Lambda's init phase runs, instead of on the first request. A failure
-/// is logged, not fatal: the first request will try again and report properly.
-pub async fn warm_up(client: &aws_sdk_dynamodb::Client, table: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let result = client
-        .get_item()
-        .table_name(table)
-        .key(
-            crate::store::PARTITION_KEY,
-            AttributeValue::S("warm-up".to_owned()),
-        )
-        .projection_expression(crate::store::PARTITION_KEY)
-        .send()
-        .await;
-    if let Err(e) = result {
-        tracing::warn!(
-            error.message = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
-            "dynamodb warm-up failed"
-        );
-    }
 }
 
 #[cfg(test)]

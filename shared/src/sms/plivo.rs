@@ -1,4 +1,4 @@
-//! Sending the code by SMS through Plivo's Message API.
+//! [`PlivoSmsSender`]: the SMS channel through Plivo's Message API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::{SmsError, SmsSender};
 use crate::config::{PlivoConfig, PlivoLog};
 use crate::domain::PhoneNumber;
 
@@ -32,21 +33,6 @@ impl Default for RetryPolicy {
             base_backoff: Duration::from_millis(200),
         }
     }
-}
-
-/// Why the SMS did not go out.
-#[derive(Debug, thiserror::Error)]
-pub enum SmsError {
-    /// Plivo answered with a status that retrying will not change (400, 401, 404, ...).
-    #[error("plivo refused the message with status {status}: {error}")]
-    Refused {
-        status: u16,
-        api_id: Option<String>,
-        error: String,
-    },
-    /// Plivo stayed unreachable, throttled or failing for every attempt in the budget.
-    #[error("plivo unavailable after {attempts} attempt(s): {last}")]
-    Unavailable { attempts: u32, last: String },
 }
 
 /// The Plivo client could not be built.
@@ -127,13 +113,17 @@ impl PlivoSmsSender {
     /// jittered exponential backoff inside the retry budget. Other 4xx are not retried, and
     /// neither is a request that may have reached Plivo (a timeout waiting for the answer).
     #[tracing::instrument(name = "plivo_send", skip_all, fields(to = %to))]
-    pub async fn send(&self, to: &PhoneNumber, text: &SecretString) -> Result<(), SmsError> {
+    async fn send_with_retries(
+        &self,
+        to: &PhoneNumber,
+        text: &SecretString,
+    ) -> Result<(), SmsError> {
         let deadline = Instant::now() + self.retry.total_budget;
         let body = serde_json::json!({
             "src": self.sender_id,
             "dst": to.e164(),
             "text": text.expose_secret(),
-            "log": self.log.as_json(),
+            "log": log_field(self.log),
         });
         let mut attempt = 0;
         loop {
@@ -223,6 +213,22 @@ impl PlivoSmsSender {
                 error,
             })
         }
+    }
+}
+
+impl SmsSender for PlivoSmsSender {
+    async fn send(&self, to: &PhoneNumber, text: &SecretString) -> Result<(), SmsError> {
+        self.send_with_retries(to, text).await
+    }
+}
+
+/// Plivo's `log` field: what Plivo keeps of the message.
+fn log_field(log: PlivoLog) -> serde_json::Value {
+    match log {
+        PlivoLog::Off => serde_json::Value::Bool(false),
+        PlivoLog::On => serde_json::Value::Bool(true),
+        PlivoLog::NumberOnly => "number_only".into(),
+        PlivoLog::ContentOnly => "content_only".into(),
     }
 }
 

@@ -1,24 +1,9 @@
-//! Domain types: parsed once at the edge, trusted everywhere after.
+//! Phone numbers: parsed and normalised to E.164, with their region, line type and range, and
+//! masked wherever they are printed.
 
 use std::fmt;
 
-use secrecy::{ExposeSecret, SecretString};
-
-/// Why a piece of user input was refused. The text is safe to show to the caller: it never
-/// repeats the input.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InputError(pub(crate) String);
-
-impl InputError {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
+use super::InputError;
 
 /// A phone number that parsed as a valid number and is held in E.164 form (`+14155552671`).
 ///
@@ -52,7 +37,7 @@ pub enum NumberType {
 }
 
 impl NumberType {
-    pub const ALL: [NumberType; 12] = [
+    pub(crate) const ALL: [NumberType; 12] = [
         NumberType::Mobile,
         NumberType::FixedLineOrMobile,
         NumberType::FixedLine,
@@ -68,7 +53,7 @@ impl NumberType {
     ];
 
     /// The name used in configuration and logs (`mobile`, `premium_rate`, ...).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NumberType::Mobile => "mobile",
             NumberType::FixedLineOrMobile => "fixed_line_or_mobile",
@@ -85,7 +70,7 @@ impl NumberType {
         }
     }
 
-    pub fn parse(name: &str) -> Option<Self> {
+    pub(crate) fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
@@ -113,11 +98,7 @@ impl PhoneNumber {
     /// dashes, dots and brackets are accepted; the result is normalised to E.164.
     pub fn parse(input: &str) -> Result<Self, InputError> {
         let trimmed = input.trim();
-        let invalid = || {
-            InputError::new(
-                "phoneNumber must be a valid phone number in international format, e.g. +14155552671",
-            )
-        };
+        let invalid = || InputError::PhoneNumber;
         if trimmed.is_empty() || trimmed.len() > 32 || !trimmed.starts_with('+') {
             return Err(invalid());
         }
@@ -166,7 +147,7 @@ impl PhoneNumber {
 
     /// The country calling code and the first `national_digits` digits of the national
     /// number, e.g. `+1415` for `+14155552671` with 3: the range a number belongs to.
-    pub fn prefix(&self, national_digits: usize) -> String {
+    pub(crate) fn prefix(&self, national_digits: usize) -> String {
         let code_len = self.country_code.to_string().len();
         let end = (1 + code_len + national_digits).min(self.e164.len());
         self.e164[..end].to_owned()
@@ -180,7 +161,7 @@ impl PhoneNumber {
     /// The range of [`prefix`](Self::prefix) as far as it may be logged beside the masked
     /// number: cut to the leading digits the mask shows anyway, so the two lines together
     /// never reveal more than the mask alone.
-    pub fn prefix_for_logs(&self, national_digits: usize) -> String {
+    pub(crate) fn prefix_for_logs(&self, national_digits: usize) -> String {
         let prefix = self.prefix(national_digits);
         let digits = self.e164.len() - 1;
         prefix[..prefix.len().min(1 + mask_head(digits))].to_owned()
@@ -223,112 +204,6 @@ impl fmt::Debug for PhoneNumber {
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
-    }
-}
-
-/// The address a request came from, as API Gateway saw it (never from a header the client
-/// sets). IPv6 addresses count per /64, the block one subscriber usually holds, and also per
-/// /48, the block a site (or a free tunnel broker account) holds: 65,536 /64s.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(std::net::IpAddr);
-
-impl ClientIp {
-    pub fn parse(text: &str) -> Option<Self> {
-        text.trim().parse().ok().map(Self)
-    }
-
-    /// What the per-client limits count: the IPv4 address, or the IPv6 /64.
-    pub fn subject(&self) -> String {
-        match self.0 {
-            std::net::IpAddr::V4(v4) => v4.to_string(),
-            std::net::IpAddr::V6(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        }
-    }
-
-    /// The IPv6 /48 the address belongs to; `None` for IPv4.
-    pub fn ipv6_48(&self) -> Option<String> {
-        match self.0 {
-            std::net::IpAddr::V4(_) => None,
-            std::net::IpAddr::V6(v6) => {
-                let s = v6.segments();
-                Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
-            }
-        }
-    }
-}
-
-impl fmt::Debug for ClientIp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientIp(..)")
-    }
-}
-
-/// Number of digits in a code: 6 to 10.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CodeLength(u8);
-
-impl CodeLength {
-    pub const MIN: u8 = 6;
-    pub const MAX: u8 = 10;
-
-    pub fn new(digits: u8) -> Option<Self> {
-        (Self::MIN..=Self::MAX)
-            .contains(&digits)
-            .then_some(Self(digits))
-    }
-
-    pub fn get(self) -> u8 {
-        self.0
-    }
-
-    /// `10^digits`: how many distinct codes there are.
-    pub fn modulus(self) -> u64 {
-        10u64.pow(u32::from(self.0))
-    }
-}
-
-impl Default for CodeLength {
-    fn default() -> Self {
-        Self(6)
-    }
-}
-
-/// A one-time code: exactly [`CodeLength`] ASCII digits. Held as a secret so `Debug` never
-/// prints it.
-pub struct OtpCode(SecretString);
-
-impl OtpCode {
-    /// Parses a code typed by a user. Surrounding whitespace is not accepted: the code is
-    /// exactly `len` ASCII digits.
-    pub fn parse(input: &str, len: CodeLength) -> Result<Self, InputError> {
-        if input.len() == usize::from(len.get()) && input.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(SecretString::from(input)))
-        } else {
-            Err(InputError::new(format!(
-                "otp must be exactly {} digits",
-                len.get()
-            )))
-        }
-    }
-
-    /// Formats a freshly drawn value below `10^digits` with leading zeros.
-    pub(crate) fn from_value(value: u64, len: CodeLength) -> Self {
-        debug_assert!(value < len.modulus());
-        let width = usize::from(len.get());
-        Self(SecretString::from(format!("{value:0width$}")))
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for OtpCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OtpCode([REDACTED])")
     }
 }
 
@@ -433,35 +308,6 @@ mod tests {
     }
 
     #[test]
-    fn client_ips_count_per_address_or_ipv6_block() {
-        let v4 = ClientIp::parse("192.0.2.10").unwrap();
-        assert_eq!(v4.subject(), "192.0.2.10");
-        let a = ClientIp::parse("2001:db8:1:2:aaaa::1").unwrap();
-        let b = ClientIp::parse("2001:db8:1:2:bbbb::2").unwrap();
-        assert_eq!(a.subject(), b.subject());
-        assert_ne!(
-            a.subject(),
-            ClientIp::parse("2001:db8:1:3::1").unwrap().subject()
-        );
-        assert!(ClientIp::parse("not an ip").is_none());
-        assert!(!format!("{v4:?}").contains("192"));
-    }
-
-    #[test]
-    fn ipv6_clients_also_count_per_48() {
-        let a = ClientIp::parse("2001:db8:1:2::1").unwrap();
-        let b = ClientIp::parse("2001:db8:1:ffff::1").unwrap();
-        assert_ne!(a.subject(), b.subject());
-        assert_eq!(a.ipv6_48(), b.ipv6_48());
-        assert_eq!(a.ipv6_48().as_deref(), Some("2001:db8:1::/48"));
-        assert_ne!(
-            a.ipv6_48(),
-            ClientIp::parse("2001:db8:2::1").unwrap().ipv6_48()
-        );
-        assert_eq!(ClientIp::parse("192.0.2.1").unwrap().ipv6_48(), None);
-    }
-
-    #[test]
     fn only_digits_and_common_separators_are_accepted() {
         for bad in [
             "+1415555CALL",
@@ -495,39 +341,5 @@ mod tests {
             assert_eq!(NumberType::parse(t.as_str()), Some(t));
         }
         assert_eq!(NumberType::parse("satellite"), None);
-    }
-
-    #[test]
-    fn code_parsing_accepts_exactly_the_configured_number_of_ascii_digits() {
-        let six = CodeLength::new(6).unwrap();
-        assert_eq!(OtpCode::parse("012345", six).unwrap().expose(), "012345");
-        for bad in [
-            "12345",
-            "1234567",
-            " 123456",
-            "123456 ",
-            "12345a",
-            "１２３４５６",
-            "12 456",
-            "",
-        ] {
-            assert!(OtpCode::parse(bad, six).is_err(), "{bad:?}");
-        }
-        let eight = CodeLength::new(8).unwrap();
-        assert!(OtpCode::parse("12345678", eight).is_ok());
-        assert!(OtpCode::parse("123456", eight).is_err());
-    }
-
-    #[test]
-    fn code_debug_output_never_shows_the_digits() {
-        let code = OtpCode::parse("987654", CodeLength::default()).unwrap();
-        assert!(!format!("{code:?}").contains("987654"));
-    }
-
-    #[test]
-    fn code_length_allows_six_to_ten_digits() {
-        assert!(CodeLength::new(5).is_none());
-        assert!(CodeLength::new(11).is_none());
-        assert_eq!(CodeLength::new(10).unwrap().modulus(), 10_000_000_000);
     }
 }

@@ -1,0 +1,84 @@
+//! Who is asking: the client's address as API Gateway saw it.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// Who is asking: what API Gateway knows of the caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller {
+    pub ip: Option<ClientIp>,
+}
+
+/// The address a request came from, as API Gateway saw it (never from a header the client
+/// sets). IPv6 addresses count per /64, the block one subscriber usually holds, and also per
+/// /48, the block a site (or a free tunnel broker account) holds: 65,536 /64s.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(IpAddr);
+
+impl ClientIp {
+    pub fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok().map(Self)
+    }
+
+    /// What the per-client limits count: the IPv4 address, or the IPv6 /64.
+    pub(crate) fn subject(&self) -> String {
+        match self.0 {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        }
+    }
+
+    /// The IPv6 /48 the address belongs to; `None` for IPv4.
+    pub(crate) fn ipv6_48(&self) -> Option<String> {
+        match self.0 {
+            IpAddr::V4(_) => None,
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ClientIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientIp(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ips_count_per_address_or_ipv6_block() {
+        let v4 = ClientIp::parse("192.0.2.10").unwrap();
+        assert_eq!(v4.subject(), "192.0.2.10");
+        let a = ClientIp::parse("2001:db8:1:2:aaaa::1").unwrap();
+        let b = ClientIp::parse("2001:db8:1:2:bbbb::2").unwrap();
+        assert_eq!(a.subject(), b.subject());
+        assert_ne!(
+            a.subject(),
+            ClientIp::parse("2001:db8:1:3::1").unwrap().subject()
+        );
+        assert!(ClientIp::parse("not an ip").is_none());
+        assert!(!format!("{v4:?}").contains("192"));
+    }
+
+    #[test]
+    fn ipv6_clients_also_count_per_48() {
+        let a = ClientIp::parse("2001:db8:1:2::1").unwrap();
+        let b = ClientIp::parse("2001:db8:1:ffff::1").unwrap();
+        assert_ne!(a.subject(), b.subject());
+        assert_eq!(a.ipv6_48(), b.ipv6_48());
+        assert_eq!(a.ipv6_48().as_deref(), Some("2001:db8:1::/48"));
+        assert_ne!(
+            a.ipv6_48(),
+            ClientIp::parse("2001:db8:2::1").unwrap().ipv6_48()
+        );
+        assert_eq!(ClientIp::parse("192.0.2.1").unwrap().ipv6_48(), None);
+    }
+}

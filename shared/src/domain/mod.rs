@@ -1,0 +1,29 @@
+//! The vocabulary of the service: phone numbers, codes, callers, limits and the keyed hashes
+//! the store holds instead of numbers and codes. Parsed once at the edge, trusted everywhere
+//! after. No I/O, no AWS, no HTTP here.
+
+mod client;
+mod code;
+mod keys;
+mod limits;
+mod message;
+mod phone;
+
+pub use client::{Caller, ClientIp};
+pub use code::{CodeLength, OtpCode};
+pub(crate) use keys::Keyring;
+pub use keys::{CodeHash, PhoneKey};
+pub(crate) use limits::{CounterKind, HOUR, MINUTE};
+pub use limits::{Defences, Limit, Limits};
+pub(crate) use message::MessageTemplate;
+pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
+
+/// Why a piece of user input was refused. The text says what is wrong with it without
+/// repeating it, and without naming where it came from (the HTTP layer names the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("must be a valid phone number in international format, e.g. +14155552671")]
+    PhoneNumber,
+    #[error("must be exactly {0} digits")]
+    CodeDigits(u8),
+}

@@ -1,0 +1,36 @@
+//! How a code reaches the user: the [`SmsSender`] the send use case depends on, and its
+//! Plivo implementation.
+
+mod plivo;
+
+use std::future::Future;
+
+use secrecy::SecretString;
+
+use crate::domain::PhoneNumber;
+pub use plivo::{PlivoSmsSender, RetryPolicy, SmsClientError};
+
+/// Sends one text message. An implementation owns its retries and its time budget, and
+/// returns only once the message is accepted or will not be.
+pub trait SmsSender: Send + Sync {
+    fn send(
+        &self,
+        to: &PhoneNumber,
+        text: &SecretString,
+    ) -> impl Future<Output = Result<(), SmsError>> + Send;
+}
+
+/// Why the SMS did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    /// Plivo answered with a status that retrying will not change (400, 401, 404, ...).
+    #[error("plivo refused the message with status {status}: {error}")]
+    Refused {
+        status: u16,
+        api_id: Option<String>,
+        error: String,
+    },
+    /// Plivo stayed unreachable, throttled or failing for every attempt in the budget.
+    #[error("plivo unavailable after {attempts} attempt(s): {last}")]
+    Unavailable { attempts: u32, last: String },
+}

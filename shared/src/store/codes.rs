@@ -1,0 +1,301 @@
+//! The writes on a phone item: storing a code, counting and checking a guess, consuming a
+//! right code, and withdrawing a code whose SMS failed.
+//!
+//! A guess is counted before it is compared: one conditional write adds it to every counter
+//! while all are below their limits and returns the stored hash; only a guess counted that
+//! way is compared (in constant time), and only a match is consumed, by a second write
+//! conditional on that hash. So at most `max_attempts` guesses are ever compared per code,
+//! whatever the concurrency. Guesses are counted whether or not a code is pending, so a
+//! number with a code and one without answer alike.
+//!
+//! The window counters are only reset when a send finds the window over; a new code within the
+//! window keeps them, so asking for a new code never buys more guesses. The consecutive
+//! failures survive windows and new codes; only a right code resets them.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use rand::RngExt;
+
+use super::dynamodb::{Conditional, DynamoDbStore, TTL, Write};
+use super::item::{Item, PendingCode, State, b, item_ttl, n};
+use super::{OtpStore, Result, SendDecision, VerifyDecision};
+
+/// A counted guess: the item after the count, or the seconds until a guess can count again.
+type Counted = std::result::Result<State, u64>;
+use crate::domain::{CodeHash, HOUR, PhoneKey};
+
+/// The counters of a send, set on a new item and kept on an existing one.
+const SEND_SET: &str = "code_hash = :h, code_expires_at = :exp, attempts = :zero, \
+     last_sent_at = :now, #ttl = :ttl, \
+     consecutive_failures = if_not_exists(consecutive_failures, :zero), \
+     consecutive_failures_reset_at = if_not_exists(consecutive_failures_reset_at, :zero)";
+
+/// A send is refused while the number is locked.
+const NOT_LOCKED: &str = "(attribute_not_exists(consecutive_failures) \
+     OR consecutive_failures < :max_consecutive OR consecutive_failures_reset_at <= :now)";
+
+/// A guess, counted on every counter at once (creating the item when the number is new).
+const COUNT_SET: &str = "attempts = if_not_exists(attempts, :zero) + :one, \
+     failures_in_window = if_not_exists(failures_in_window, :zero) + :one, \
+     window_started_at = if_not_exists(window_started_at, :now), \
+     last_sent_at = if_not_exists(last_sent_at, :zero), \
+     sends_in_window = if_not_exists(sends_in_window, :zero), \
+     consecutive_failures_reset_at = :reset_at, #ttl = :ttl";
+
+/// Guesses left on the code and in the window.
+const UNDER_GUESS_LIMITS: &str = "attempts < :max_attempts AND failures_in_window < :max_failures";
+
+impl OtpStore for DynamoDbStore {
+    /// Stores a new code for the number unless the cooldown, the send cap, the failure
+    /// budget or a lock forbids it. One write when the number is new or inside its window; a
+    /// second only to start a new window over an old item.
+    async fn store_code(&self, key: &PhoneKey, hash: &CodeHash, now: u64) -> Result<SendDecision> {
+        let l = &self.limits;
+        let mut values = self.send_values(hash, now);
+        values.push((":max_sends", n(l.max_sends_per_hour.bound())));
+        values.push((":max_failures", n(l.max_failures_per_hour.bound())));
+        let update = format!(
+            "SET {SEND_SET}, window_started_at = if_not_exists(window_started_at, :now), \
+             failures_in_window = if_not_exists(failures_in_window, :zero) \
+             ADD sends_in_window :one"
+        );
+        let condition = format!(
+            "attribute_not_exists(pk) OR (window_started_at > :window_start \
+             AND last_sent_at <= :cooldown AND sends_in_window < :max_sends \
+             AND failures_in_window < :max_failures AND {NOT_LOCKED})"
+        );
+        let write = Write::new(&update, &condition, &[TTL], values);
+        let returned = match self
+            .update(key.as_str(), write, ReturnValue::AllOld)
+            .await?
+        {
+            Conditional::Applied(old) => return Ok(stored(&old, now)),
+            Conditional::Refused(item) => item,
+        };
+        // Refused: either limited inside the window, or the window is over and the counters
+        // start again. Skip the second write when the returned item already rules it out.
+        let window_over = returned
+            .as_ref()
+            .map(|item| !State::from_item(item).window_open(now));
+        if window_over == Some(false) {
+            return self.refused_send(key, returned, now).await;
+        }
+        self.write_code_in_new_window(key, hash, now).await
+    }
+
+    /// Checks a guess: counted first, compared only once counted, consumed only on a match.
+    /// A wrong guess is one write; a right one two.
+    async fn verify(&self, key: &PhoneKey, hash: &CodeHash, now: u64) -> Result<VerifyDecision> {
+        let l = &self.limits;
+        let counted = match self.count(key, now).await? {
+            Ok(state) => state,
+            Err(retry_after) => return Ok(VerifyDecision::Exhausted { retry_after }),
+        };
+        if counted.matches(hash, now) {
+            return self.consume(key, hash, now).await;
+        }
+        if counted.guesses_exhausted(l, now) {
+            Ok(VerifyDecision::Exhausted {
+                retry_after: counted.guess_retry_after(l, now),
+            })
+        } else {
+            Ok(VerifyDecision::Rejected)
+        }
+    }
+
+    /// Takes back the code just stored when its SMS could not be sent, unless it was replaced
+    /// or used meanwhile: the code it replaced comes back if it is still valid, with its
+    /// attempts added to those counted since; otherwise the number is left without a code.
+    async fn withdraw_code(
+        &self,
+        key: &PhoneKey,
+        sent: &CodeHash,
+        previous: Option<&PendingCode>,
+        now: u64,
+    ) -> Result<()> {
+        let write = match previous.filter(|p| p.expires_at > now) {
+            Some(p) => Write::new(
+                "SET code_hash = :old, code_expires_at = :old_exp, \
+                 attempts = attempts + :old_attempts",
+                "code_hash = :h",
+                &[],
+                vec![
+                    (":h", b(sent)),
+                    (":old", b(&p.hash)),
+                    (":old_exp", n(p.expires_at)),
+                    (":old_attempts", n(p.attempts)),
+                ],
+            ),
+            None => Write::new(
+                "REMOVE code_hash, code_expires_at",
+                "code_hash = :h",
+                &[],
+                vec![(":h", b(sent))],
+            ),
+        };
+        self.update(key.as_str(), write, ReturnValue::None).await?;
+        Ok(())
+    }
+}
+
+impl DynamoDbStore {
+    /// Stores a new code over an item whose window is over, starting a new window.
+    async fn write_code_in_new_window(
+        &self,
+        key: &PhoneKey,
+        hash: &CodeHash,
+        now: u64,
+    ) -> Result<SendDecision> {
+        let update = format!(
+            "SET {SEND_SET}, window_started_at = :now, sends_in_window = :one, \
+             failures_in_window = :zero"
+        );
+        let condition = format!(
+            "window_started_at <= :window_start AND last_sent_at <= :cooldown AND {NOT_LOCKED}"
+        );
+        let write = Write::new(&update, &condition, &[TTL], self.send_values(hash, now));
+        match self
+            .update(key.as_str(), write, ReturnValue::AllOld)
+            .await?
+        {
+            Conditional::Applied(old) => Ok(stored(&old, now)),
+            Conditional::Refused(item) => self.refused_send(key, item, now).await,
+        }
+    }
+
+    /// The values both send writes use.
+    fn send_values(&self, hash: &CodeHash, now: u64) -> Vec<(&'static str, AttributeValue)> {
+        let l = &self.limits;
+        vec![
+            (":h", b(hash)),
+            (":exp", n(now + l.code_ttl)),
+            (":now", n(now)),
+            (":zero", n(0)),
+            (":one", n(1)),
+            (":ttl", n(item_ttl(l, now))),
+            (":window_start", n(now.saturating_sub(HOUR))),
+            (":cooldown", n(now.saturating_sub(l.resend_cooldown))),
+            (":max_consecutive", n(u64::from(l.max_consecutive_failures))),
+        ]
+    }
+
+    /// A refused send: how long until one can succeed, from the item as it is.
+    async fn refused_send(
+        &self,
+        key: &PhoneKey,
+        returned: Option<Item>,
+        now: u64,
+    ) -> Result<SendDecision> {
+        let state = self.read(key, returned).await?;
+        Ok(SendDecision::RateLimited {
+            retry_after: state.retry_after(&self.limits, now),
+        })
+    }
+
+    /// Counts a guess on every counter while all are below their limits, and returns the
+    /// item as it is after the count. `restart` starts a new run of consecutive failures
+    /// over one that has run out.
+    async fn count_guess(&self, key: &PhoneKey, now: u64, restart: bool) -> Result<Conditional> {
+        let l = &self.limits;
+        let mut values = vec![
+            (":now", n(now)),
+            (":zero", n(0)),
+            (":one", n(1)),
+            (":reset_at", n(now + l.lockout)),
+            (":ttl", n(item_ttl(l, now))),
+            (":max_attempts", n(u64::from(l.max_attempts))),
+            (":max_failures", n(l.max_failures_per_hour.bound())),
+        ];
+        let (update, condition) = if restart {
+            (
+                format!("SET {COUNT_SET}, consecutive_failures = :one"),
+                format!(
+                    "{UNDER_GUESS_LIMITS} AND (attribute_not_exists(consecutive_failures) \
+                     OR consecutive_failures_reset_at <= :now)"
+                ),
+            )
+        } else {
+            values.push((":max_consecutive", n(u64::from(l.max_consecutive_failures))));
+            (
+                format!(
+                    "SET {COUNT_SET}, \
+                     consecutive_failures = if_not_exists(consecutive_failures, :zero) + :one"
+                ),
+                format!(
+                    "attribute_not_exists(pk) OR ({UNDER_GUESS_LIMITS} \
+                     AND (consecutive_failures = :zero OR (consecutive_failures < :max_consecutive \
+                     AND consecutive_failures_reset_at > :now)))"
+                ),
+            )
+        };
+        let write = Write::new(&update, &condition, &[TTL], values);
+        self.update(key.as_str(), write, ReturnValue::AllNew).await
+    }
+
+    /// Counts a guess: the item after the count, or the seconds until a guess can count
+    /// again. A count refused while the item is under every limit is tried again (at most
+    /// twice): as a restart when the run of consecutive failures has run out, as a plain
+    /// count when a concurrent guess changed the item first.
+    async fn count(&self, key: &PhoneKey, now: u64) -> Result<Counted> {
+        let l = &self.limits;
+        let mut restart = false;
+        let mut state = State::default();
+        for _ in 0..3 {
+            match self.count_guess(key, now, restart).await? {
+                Conditional::Applied(item) => return Ok(Ok(State::from_item(&item))),
+                Conditional::Refused(returned) => state = self.read(key, returned).await?,
+            }
+            if !state.guesses_left(l) || state.locked(l, now) {
+                break;
+            }
+            // Under the limits: the item changed since (or the run had run out). Count
+            // again, as the item now asks.
+            restart = state.streak_stale(now);
+        }
+        Ok(Err(state.guess_retry_after(l, now)))
+    }
+
+    /// Uses up the code a counted guess matched, unless a concurrent guess did first. The
+    /// guess was counted as a failure; it is taken back off the attempts and the window (so
+    /// a used code leaves the number as a number that never had one), and the run of
+    /// consecutive failures ends.
+    async fn consume(&self, key: &PhoneKey, hash: &CodeHash, now: u64) -> Result<VerifyDecision> {
+        // Marks the item as consumed by this request, so that when the SDK retries the write
+        // after an answer was lost, the refused retry still knows the code was ours.
+        let token = format!("{:016x}", rand::rng().random::<u64>());
+        let write = Write::new(
+            "REMOVE code_hash, code_expires_at \
+             SET consecutive_failures = :zero, failures_in_window = failures_in_window - :one, \
+             attempts = attempts - :one, consumed_by = :token",
+            "code_hash = :h AND code_expires_at > :now AND failures_in_window >= :one \
+             AND attempts >= :one",
+            &[],
+            vec![
+                (":h", b(hash)),
+                (":now", n(now)),
+                (":zero", n(0)),
+                (":one", n(1)),
+                (":token", AttributeValue::S(token.clone())),
+            ],
+        );
+        Ok(
+            match self.update(key.as_str(), write, ReturnValue::None).await? {
+                Conditional::Applied(_) => VerifyDecision::Verified,
+                Conditional::Refused(returned) => {
+                    let state = self.read(key, returned).await?;
+                    if state.consumed_by.as_deref() == Some(token.as_str()) {
+                        VerifyDecision::Verified
+                    } else {
+                        VerifyDecision::Rejected
+                    }
+                }
+            },
+        )
+    }
+}
+
+/// A send applied: what the item held before it tells which code it replaced.
+fn stored(old: &Item, now: u64) -> SendDecision {
+    SendDecision::Stored {
+        previous: State::from_item(old).pending_code(now),
+    }
+}

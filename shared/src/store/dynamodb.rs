@@ -1,0 +1,205 @@
+//! [`DynamoDbStore`]: the [`OtpStore`] on one DynamoDB table, and the plumbing its writes
+//! share (conditional updates, reads, error classification).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::item::{Item, PARTITION_KEY, State, TTL_ATTRIBUTE};
+use super::{Failure, Result, StoreError, dynamodb_client};
+use crate::config::OtpConfig;
+use crate::domain::{Limits, PhoneKey};
+
+/// An attribute name an expression uses through a placeholder, being a reserved word.
+pub(super) type Name = (&'static str, &'static str);
+pub(super) const TTL: Name = ("#ttl", TTL_ATTRIBUTE);
+/// The attribute of counter items.
+pub(super) const COUNT: Name = ("#count", "count");
+
+/// One conditional `UpdateItem`: what it changes, on what condition, with which names and
+/// values.
+pub(super) struct Write<'a> {
+    update: &'a str,
+    condition: &'a str,
+    names: &'static [Name],
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+impl<'a> Write<'a> {
+    pub(super) fn new(
+        update: &'a str,
+        condition: &'a str,
+        names: &'static [Name],
+        values: Vec<(&'static str, AttributeValue)>,
+    ) -> Self {
+        Self {
+            update,
+            condition,
+            names,
+            values,
+        }
+    }
+}
+
+/// What a conditional update returned.
+pub(super) enum Conditional {
+    /// The item as asked for (`ReturnValues`).
+    Applied(Item),
+    /// The condition failed; the item as it was, when the server returns it.
+    Refused(Option<Item>),
+}
+
+/// The store on one DynamoDB table. Built once per execution environment.
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    pub(super) limits: Limits,
+}
+
+impl DynamoDbStore {
+    pub fn new(client: Client, table: impl Into<String>, limits: Limits) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            limits,
+        }
+    }
+
+    /// The store a function uses: a client from the standard AWS configuration chain, the
+    /// table and limits from `config`, and the connection opened during init when
+    /// `OTP_INIT_WARMUP` asks for it.
+    pub async fn connect(config: &OtpConfig) -> anyhow::Result<Self> {
+        let store = Self::new(dynamodb_client().await?, &config.table_name, config.limits);
+        if config.init_warm_up {
+            store.warm_up().await;
+        }
+        Ok(store)
+    }
+
+    /// One eventually consistent `GetItem` of a key that never exists: it opens the connection
+    /// (TLS included) while Lambda's init phase runs, instead of on the first request. A
+    /// failure is logged, not fatal: the first request will try again and report properly.
+    async fn warm_up(&self) {
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S("warm-up".to_owned()))
+            .projection_expression(PARTITION_KEY)
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error.message = %DisplayErrorContext(&e), "dynamodb warm-up failed");
+        }
+    }
+
+    fn request(&self, pk: &str, write: Write<'_>, returns: ReturnValue) -> UpdateItemFluentBuilder {
+        let values = write
+            .values
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(pk.to_owned()))
+            .update_expression(write.update)
+            .condition_expression(write.condition);
+        for (placeholder, name) in write.names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        request
+            .set_expression_attribute_values(Some(values))
+            .return_values(returns)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
+    /// A conditional write, retried by the SDK as configured.
+    pub(super) async fn update(
+        &self,
+        pk: &str,
+        write: Write<'_>,
+        returns: ReturnValue,
+    ) -> Result<Conditional> {
+        conditional(self.request(pk, write, returns).send().await)
+    }
+
+    /// A counter write: one attempt only, never retried by the SDK (a retry after a lost
+    /// answer would count twice). Whether it was applied.
+    pub(super) async fn update_once(&self, pk: &str, write: Write<'_>) -> Result<bool> {
+        let once = aws_sdk_dynamodb::Config::builder().retry_config(RetryConfig::disabled());
+        let result = self
+            .request(pk, write, ReturnValue::None)
+            .customize()
+            .config_override(once)
+            .send()
+            .await;
+        Ok(matches!(conditional(result)?, Conditional::Applied(_)))
+    }
+
+    /// The item as it is now (strongly consistent), for servers that do not return the old
+    /// item when a condition fails.
+    pub(super) async fn read(&self, key: &PhoneKey, returned: Option<Item>) -> Result<State> {
+        if let Some(item) = returned {
+            return Ok(State::from_item(&item));
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, AttributeValue::S(key.as_str().to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out.item.as_ref().map(State::from_item).unwrap_or_default())
+    }
+}
+
+fn conditional(
+    result: std::result::Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<Conditional> {
+    match result {
+        Ok(out) => Ok(Conditional::Applied(out.attributes.unwrap_or_default())),
+        Err(SdkError::ServiceError(e))
+            if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+        {
+            let UpdateItemError::ConditionalCheckFailedException(failed) = e.into_err() else {
+                unreachable!("matched above")
+            };
+            Ok(Conditional::Refused(failed.item))
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Sorts an SDK error into what the caller can do about it, keeping it as the source.
+fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let kind = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Failure::Unavailable
+        }
+        SdkError::ServiceError(e) => match e.err().code() {
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded",
+            ) => Failure::Throttled,
+            Some("InternalServerError" | "ServiceUnavailable") => Failure::Unavailable,
+            _ => Failure::Failed,
+        },
+        _ => Failure::Failed,
+    };
+    StoreError::new(kind, Box::new(err))
+}

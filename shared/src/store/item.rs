@@ -1,0 +1,328 @@
+//! The phone item: what DynamoDB holds for one number, and the rules read from it.
+//!
+//! Item (partition key `pk` = keyed hash of the E.164 number; nothing else identifies it):
+//!
+//! | attribute                       | type | meaning                                           |
+//! |---------------------------------|------|---------------------------------------------------|
+//! | `code_hash`                     | B    | keyed hash of the pending code; absent once used or voided |
+//! | `code_expires_at`               | N    | epoch seconds after which the code is refused     |
+//! | `attempts`                      | N    | guesses counted since the last code was sent      |
+//! | `last_sent_at`                  | N    | epoch seconds of the last send (resend cooldown)  |
+//! | `window_started_at`             | N    | start of the number's current one-hour window     |
+//! | `sends_in_window`               | N    | codes sent in that window                         |
+//! | `failures_in_window`            | N    | wrong guesses in that window, across all codes    |
+//! | `consecutive_failures`          | N    | wrong guesses since the last right one, across windows |
+//! | `consecutive_failures_reset_at` | N    | when that run (and a lock) ends: last failure + lockout |
+//! | `ttl`                           | N    | epoch seconds after which DynamoDB may delete the item |
+//!
+//! A guess is counted before it is compared: one conditional write adds it to every counter
+//! while all are below their limits and returns the stored hash; only a guess counted that
+//! way is compared (in constant time), and only a match is consumed, by a second write
+//! conditional on that hash. So at most `max_attempts` guesses are ever compared per code,
+//! whatever the concurrency. Guesses are counted whether or not a code is pending, so a
+//! number with a code and one without answer alike.
+//!
+//! The window counters are only reset when a send finds the window over; a new code within the
+//! window keeps them, so asking for a new code never buys more guesses. The consecutive
+//! failures survive windows and new codes; only a right code resets them.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{CodeHash, HOUR, Limits};
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// The partition key of every item.
+pub(super) const PARTITION_KEY: &str = "pk";
+/// The attribute DynamoDB's TTL reads (on every item).
+pub const TTL_ATTRIBUTE: &str = "ttl";
+/// The per-number window, in seconds.
+const WINDOW: u64 = HOUR;
+
+/// When DynamoDB may delete a phone item written at `now`: after everything it counts (the
+/// window, the code, the run of consecutive failures) has run out.
+pub(super) fn item_ttl(limits: &Limits, now: u64) -> u64 {
+    now + WINDOW.max(limits.code_ttl).max(limits.lockout)
+}
+
+/// A code that was pending when a new one replaced it, kept so a failed send can put it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCode {
+    pub(super) hash: CodeHash,
+    pub(super) expires_at: u64,
+    pub(super) attempts: u64,
+}
+
+/// The numbers the store keeps for a phone number, as read back from an item.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) code_hash: Option<CodeHash>,
+    pub(super) code_expires_at: u64,
+    pub(super) attempts: u64,
+    pub(super) last_sent_at: u64,
+    pub(super) window_started_at: u64,
+    pub(super) sends_in_window: u64,
+    pub(super) failures_in_window: u64,
+    /// `None` on items written before the count existed.
+    pub(super) consecutive_failures: Option<u64>,
+    pub(super) consecutive_failures_reset_at: u64,
+    /// The request that consumed the last code, for a consume retried after a lost answer.
+    pub(super) consumed_by: Option<String>,
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+}
+
+impl State {
+    pub(super) fn from_item(item: &Item) -> Self {
+        let n = |name| number(item, name).unwrap_or(0);
+        Self {
+            code_hash: item
+                .get("code_hash")
+                .and_then(|v| v.as_b().ok())
+                .and_then(|b| CodeHash::from_bytes(b.as_ref())),
+            code_expires_at: n("code_expires_at"),
+            attempts: n("attempts"),
+            last_sent_at: n("last_sent_at"),
+            window_started_at: n("window_started_at"),
+            sends_in_window: n("sends_in_window"),
+            failures_in_window: n("failures_in_window"),
+            consecutive_failures: number(item, "consecutive_failures"),
+            consecutive_failures_reset_at: n("consecutive_failures_reset_at"),
+            consumed_by: item.get("consumed_by").and_then(|v| v.as_s().ok()).cloned(),
+        }
+    }
+
+    pub(super) fn window_open(&self, now: u64) -> bool {
+        self.window_started_at + WINDOW > now
+    }
+
+    pub(super) fn budget_spent(&self, limits: &Limits, now: u64) -> bool {
+        self.window_open(now)
+            && (self.sends_in_window >= limits.max_sends_per_hour.bound()
+                || self.failures_in_window >= limits.max_failures_per_hour.bound())
+    }
+
+    /// Consecutive failures that still count at `now`.
+    pub(super) fn streak(&self, now: u64) -> u64 {
+        if self.consecutive_failures_reset_at > now {
+            self.consecutive_failures.unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn locked(&self, limits: &Limits, now: u64) -> bool {
+        self.streak(now) >= u64::from(limits.max_consecutive_failures)
+    }
+
+    /// The stored run of failures is over (or predates the count) but not yet zeroed.
+    pub(super) fn streak_stale(&self, now: u64) -> bool {
+        match self.consecutive_failures {
+            None => true,
+            Some(count) => count > 0 && self.consecutive_failures_reset_at <= now,
+        }
+    }
+
+    /// Seconds until a send for this number can succeed (at least 1).
+    pub(super) fn retry_after(&self, limits: &Limits, now: u64) -> u64 {
+        let mut at = self.last_sent_at + limits.resend_cooldown;
+        if self.budget_spent(limits, now) {
+            at = at.max(self.window_started_at + WINDOW);
+        }
+        if self.locked(limits, now) {
+            at = at.max(self.consecutive_failures_reset_at);
+        }
+        at.saturating_sub(now).max(1)
+    }
+
+    /// Seconds until a guess can count again, for a verify refused or exhausted: from the
+    /// counts and the lock only (upper bounds), never from when a code was sent, so the value
+    /// is the same for a number with a pending code and one without.
+    pub(super) fn guess_retry_after(&self, limits: &Limits, now: u64) -> u64 {
+        let mut wait = 0;
+        if self.attempts >= u64::from(limits.max_attempts) {
+            wait = limits.resend_cooldown;
+        }
+        if self.failures_in_window >= limits.max_failures_per_hour.bound() {
+            wait = wait.max(WINDOW);
+        }
+        if self.locked(limits, now) {
+            wait = wait.max(self.consecutive_failures_reset_at - now);
+        }
+        wait.max(1)
+    }
+
+    /// The per-code and per-window guess limits, as they stand.
+    pub(super) fn guesses_left(&self, limits: &Limits) -> bool {
+        self.attempts < u64::from(limits.max_attempts)
+            && self.failures_in_window < limits.max_failures_per_hour.bound()
+    }
+
+    /// After this guess was counted, no further guess will be.
+    pub(super) fn guesses_exhausted(&self, limits: &Limits, now: u64) -> bool {
+        !self.guesses_left(limits) || self.locked(limits, now)
+    }
+
+    pub(super) fn has_live_code(&self, now: u64) -> bool {
+        self.code_hash.is_some() && self.code_expires_at > now
+    }
+
+    /// Whether `guess` is the live code. The same constant-time work whether or not a code
+    /// is pending.
+    pub(super) fn matches(&self, guess: &CodeHash, now: u64) -> bool {
+        let stored = self.code_hash.as_ref().unwrap_or(&CodeHash::ABSENT);
+        let same = stored.ct_eq(guess);
+        same & self.has_live_code(now)
+    }
+
+    pub(super) fn pending_code(&self, now: u64) -> Option<PendingCode> {
+        let hash = self.code_hash.clone().filter(|_| self.has_live_code(now))?;
+        Some(PendingCode {
+            hash,
+            expires_at: self.code_expires_at,
+            attempts: self.attempts,
+        })
+    }
+}
+
+pub(super) fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn b(hash: &CodeHash) -> AttributeValue {
+    AttributeValue::B(Blob::new(hash.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Limit;
+
+    fn limits() -> Limits {
+        Limits {
+            code_ttl: 300,
+            max_attempts: 5,
+            resend_cooldown: 30,
+            max_sends_per_hour: Limit::AtMost(5),
+            max_failures_per_hour: Limit::AtMost(10),
+            max_consecutive_failures: 100,
+            lockout: 86_400,
+        }
+    }
+
+    fn item(pairs: &[(&str, u64)]) -> Item {
+        pairs.iter().map(|(k, v)| (k.to_string(), n(*v))).collect()
+    }
+
+    #[test]
+    fn state_reads_numbers_and_hash_from_an_item() {
+        let mut it = item(&[
+            ("attempts", 3),
+            ("code_expires_at", 1300),
+            ("sends_in_window", 2),
+        ]);
+        it.insert("code_hash".into(), AttributeValue::B(Blob::new([7u8; 32])));
+        let s = State::from_item(&it);
+        assert_eq!(s.attempts, 3);
+        assert_eq!(s.sends_in_window, 2);
+        assert!(s.has_live_code(1299));
+        assert!(!s.has_live_code(1300));
+        assert_eq!(s.failures_in_window, 0);
+    }
+
+    #[test]
+    fn retry_after_is_the_cooldown_while_the_window_has_budget() {
+        let s = State::from_item(&item(&[
+            ("last_sent_at", 1000),
+            ("window_started_at", 900),
+            ("sends_in_window", 2),
+        ]));
+        assert_eq!(s.retry_after(&limits(), 1010), 20);
+        assert_eq!(s.retry_after(&limits(), 1040), 1);
+    }
+
+    #[test]
+    fn retry_after_runs_to_the_end_of_the_window_when_its_budget_is_spent() {
+        let s = State::from_item(&item(&[
+            ("last_sent_at", 1000),
+            ("window_started_at", 900),
+            ("sends_in_window", 5),
+        ]));
+        assert_eq!(s.retry_after(&limits(), 1010), 900 + 3600 - 1010);
+        let s = State::from_item(&item(&[
+            ("last_sent_at", 1000),
+            ("window_started_at", 900),
+            ("failures_in_window", 10),
+        ]));
+        assert_eq!(s.retry_after(&limits(), 1010), 900 + 3600 - 1010);
+    }
+
+    #[test]
+    fn a_run_of_failures_counts_until_it_resets_and_locks_at_its_limit() {
+        let l = limits();
+        let s = State::from_item(&item(&[
+            ("consecutive_failures", 100),
+            ("consecutive_failures_reset_at", 5000),
+            ("last_sent_at", 1000),
+        ]));
+        assert!(s.locked(&l, 4999));
+        assert_eq!(s.retry_after(&l, 1000), 4000);
+        assert!(!s.locked(&l, 5000));
+        assert!(s.streak_stale(5000));
+        assert!(!s.streak_stale(4999));
+        assert_eq!(s.streak(4999), 100);
+        assert_eq!(s.streak(5000), 0);
+        let legacy = State::from_item(&item(&[("attempts", 1)]));
+        assert!(legacy.streak_stale(0));
+        let fresh = State::from_item(&item(&[("consecutive_failures", 0)]));
+        assert!(!fresh.streak_stale(10));
+    }
+
+    #[test]
+    fn a_refused_guess_waits_for_what_refused_it_never_for_when_a_code_was_sent() {
+        let l = limits();
+        let spent = |pairs: &[(&str, u64)]| State::from_item(&item(pairs));
+        for sent in [0, 990] {
+            let attempts = spent(&[("attempts", 5), ("last_sent_at", sent)]);
+            assert_eq!(attempts.guess_retry_after(&l, 1000), 30);
+            let failures = spent(&[("failures_in_window", 10), ("window_started_at", sent)]);
+            assert_eq!(failures.guess_retry_after(&l, 1000), 3600);
+        }
+        let locked = spent(&[
+            ("consecutive_failures", 100),
+            ("consecutive_failures_reset_at", 90_000),
+        ]);
+        assert_eq!(locked.guess_retry_after(&l, 1000), 89_000);
+        assert_eq!(State::default().guess_retry_after(&l, 1000), 1);
+    }
+
+    #[test]
+    fn a_guess_matches_only_a_live_code() {
+        let hash = CodeHash::from_bytes(&[7u8; 32]).unwrap();
+        let mut it = item(&[("code_expires_at", 1300)]);
+        it.insert("code_hash".into(), AttributeValue::B(Blob::new([7u8; 32])));
+        let s = State::from_item(&it);
+        assert!(s.matches(&hash, 1299));
+        assert!(!s.matches(&hash, 1300));
+        assert!(!s.matches(&CodeHash::from_bytes(&[8u8; 32]).unwrap(), 1299));
+        assert!(!State::default().matches(&CodeHash::ABSENT, 0));
+    }
+
+    #[test]
+    fn switched_off_limits_never_bind() {
+        let mut l = limits();
+        l.max_sends_per_hour = Limit::Off;
+        let s = State::from_item(&item(&[
+            ("window_started_at", 900),
+            ("sends_in_window", 5000),
+        ]));
+        assert!(!s.budget_spent(&l, 1000));
+    }
+}

@@ -1,0 +1,133 @@
+//! Where codes and counts live: the [`OtpStore`] the use cases depend on, and its DynamoDB
+//! implementation.
+//!
+//! One item per phone number, changed only by single-item conditional writes, so every
+//! per-number rule holds under any number of concurrent requests; and one item per counter
+//! (client IP, number range, the deployment's budget) and time bucket. See [`item`] for the
+//! phone item's attributes.
+
+mod client;
+mod codes;
+mod counters;
+mod dynamodb;
+mod item;
+
+use std::future::Future;
+
+use client::dynamodb_client;
+pub use client::dynamodb_timeouts;
+pub use counters::{Budget, Counter};
+pub use dynamodb::DynamoDbStore;
+pub use item::{PendingCode, TTL_ATTRIBUTE};
+
+use crate::domain::{CodeHash, PhoneKey};
+
+/// A store request that did not complete: what kind of failure, and the SDK's error, with
+/// its detail, as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("dynamodb {kind}")]
+pub struct StoreError {
+    kind: Failure,
+    #[source]
+    source: BoxError,
+}
+
+/// What a failed store request means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Timeouts, network failures, 5xx: worth trying again later.
+    Unavailable,
+    /// DynamoDB refused the request for its rate (the key, table or account is throttled).
+    Throttled,
+    /// Anything else (missing table, access denied, validation): a deployment problem.
+    Failed,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Failure::Unavailable => "unavailable",
+            Failure::Throttled => "throttled the request",
+            Failure::Failed => "request failed",
+        })
+    }
+}
+
+impl StoreError {
+    pub(crate) fn new(kind: Failure, source: BoxError) -> Self {
+        Self { kind, source }
+    }
+
+    pub fn kind(&self) -> Failure {
+        self.kind
+    }
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The outcome of a store request.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendDecision {
+    /// The new code is stored and replaces `previous`, the code still valid before it.
+    Stored { previous: Option<PendingCode> },
+    /// Too soon, too many or locked: nothing was changed. Try again after this many seconds.
+    RateLimited { retry_after: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyDecision {
+    /// The code matched and is now used up.
+    Verified,
+    /// Wrong, expired, already used or no code: one answer for all.
+    Rejected,
+    /// The code's attempts, the number's failure budget or its consecutive failures are used
+    /// up; a new code can be requested (and verified) after this many seconds.
+    Exhausted { retry_after: u64 },
+}
+
+/// The budgets beyond one number (per client, per range, per deployment): units taken and
+/// given back.
+pub trait BudgetStore: Send + Sync {
+    /// Takes one unit from `budget` unless it is full: the counter the unit came from, or the
+    /// seconds until the budget has room again.
+    fn take(&self, budget: &Budget, now: u64) -> impl Future<Output = Result<Taken>> + Send;
+
+    /// Returns a unit taken for a request that went no further.
+    fn give_back(&self, unit: &Counter) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A unit taken from a budget, or the seconds until the budget has room.
+pub type Taken = std::result::Result<Counter, u64>;
+
+/// What the use cases need of storage: the budgets, and the codes of each number. Every
+/// method is safe under concurrency: the rules it enforces hold whatever runs beside it.
+pub trait OtpStore: BudgetStore {
+    /// Stores a new code for the number unless its cooldown, send cap, failure budget or lock
+    /// forbids it.
+    fn store_code(
+        &self,
+        key: &PhoneKey,
+        hash: &CodeHash,
+        now: u64,
+    ) -> impl Future<Output = Result<SendDecision>> + Send;
+
+    /// Takes back the code just stored when it could not be delivered, unless it was replaced
+    /// or used meanwhile; the code it replaced comes back if still valid.
+    fn withdraw_code(
+        &self,
+        key: &PhoneKey,
+        sent: &CodeHash,
+        previous: Option<&PendingCode>,
+        now: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Counts a guess, then accepts it if it is the live code, once.
+    fn verify(
+        &self,
+        key: &PhoneKey,
+        guess: &CodeHash,
+        now: u64,
+    ) -> impl Future<Output = Result<VerifyDecision>> + Send;
+}
