@@ -7,27 +7,8 @@ use std::sync::Arc;
 
 use common::*;
 use otp_shared::domain::Caller;
-use otp_shared::domain::{ClientIp, CodeLength, OtpCode, PhoneNumber};
+use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;
-
-fn phone(s: &str) -> PhoneNumber {
-    PhoneNumber::parse(s).unwrap()
-}
-
-fn code(s: &str) -> OtpCode {
-    OtpCode::parse(s, CodeLength::default()).unwrap()
-}
-
-fn from(ip: &str) -> Caller {
-    Caller {
-        ip: Some(ClientIp::parse(ip).unwrap()),
-    }
-}
-
-/// Distinct valid US numbers in the 415-555 range: +1415555NNNN.
-fn us(n: u32) -> PhoneNumber {
-    phone(&format!("+1415555{:04}", 1000 + n))
-}
 
 /// Only the phone-number limits: the defences under test are switched on one by one.
 const QUIET: [(&str, &str); 3] = [
@@ -337,11 +318,7 @@ async fn right_codes_do_not_use_up_the_ip_failure_budget() {
     let codes = codes_for(&stack, &numbers).await;
     let office = from("192.0.2.200");
     for i in 0..4 {
-        stack
-            .verifier()
-            .verify(&numbers[i], &code(&codes[i]), &office)
-            .await
-            .unwrap();
+        stack.verify(&numbers[i], &codes[i], &office).await.unwrap();
     }
 }
 
@@ -398,49 +375,21 @@ async fn each_counter_switched_on_adds_one_request_to_a_send() {
     .await;
     let caller = from("192.0.2.1");
     stack.sender().send(&us(0), &caller).await.unwrap();
-    assert_eq!(
-        stack.requests.total(),
-        4,
-        "{:?}",
-        stack.requests.by_operation()
-    );
+    stack.assert_requests(4);
     let right = stack.plivo.last_code().await;
 
     // The IP failure budget: one unit taken, and given back after a right code.
     stack.requests.reset();
-    stack
-        .verifier()
-        .verify(&us(0), &code(&right), &caller)
-        .await
-        .unwrap();
-    assert_eq!(
-        stack.requests.total(),
-        4,
-        "{:?}",
-        stack.requests.by_operation()
-    );
+    stack.verify(&us(0), &right, &caller).await.unwrap();
+    stack.assert_requests(4);
 
     // An IPv6 caller is also counted per /48: one more on each.
     let caller = from("2001:db8:1:2::1");
     stack.requests.reset();
     stack.sender().send(&us(1), &caller).await.unwrap();
-    assert_eq!(
-        stack.requests.total(),
-        5,
-        "{:?}",
-        stack.requests.by_operation()
-    );
+    stack.assert_requests(5);
     let right = stack.plivo.last_code().await;
     stack.requests.reset();
-    stack
-        .verifier()
-        .verify(&us(1), &code(&right), &caller)
-        .await
-        .unwrap();
-    assert_eq!(
-        stack.requests.total(),
-        6,
-        "{:?}",
-        stack.requests.by_operation()
-    );
+    stack.verify(&us(1), &right, &caller).await.unwrap();
+    stack.assert_requests(6);
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
 use otp_shared::clock::Clock;
-use otp_shared::domain::{CodeLength, OtpCode, PhoneNumber};
+use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;
 use otp_shared::store::TTL_ATTRIBUTE;
 
@@ -16,10 +16,6 @@ const PHONE: &str = "+14155552671";
 
 fn phone() -> PhoneNumber {
     PhoneNumber::parse(PHONE).unwrap()
-}
-
-fn code(s: &str) -> OtpCode {
-    OtpCode::parse(s, CodeLength::default()).unwrap()
 }
 
 #[tokio::test]
@@ -51,26 +47,17 @@ async fn a_sent_code_verifies_once() {
 #[tokio::test]
 async fn the_code_is_bound_to_the_number_it_was_sent_to() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
     let other = PhoneNumber::parse("+14155552672").unwrap();
-    let result = stack
-        .verifier()
-        .verify(&other, &code(&right), &ANYONE)
-        .await;
+    let result = stack.verify(&other, &right, &ANYONE).await;
     assert!(matches!(result, Err(OtpError::InvalidOtp)));
-    stack
-        .verifier()
-        .verify(&phone(), &code(&right), &ANYONE)
-        .await
-        .unwrap();
+    stack.verify(&phone(), &right, &ANYONE).await.unwrap();
 }
 
 #[tokio::test]
 async fn nothing_secret_is_stored_in_plain_text() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
 
     let items = stack.items().await;
     assert_eq!(stack.phone_items().await.len(), 1);
@@ -111,14 +98,10 @@ async fn items_carry_the_tables_ttl_attribute_in_epoch_seconds() {
 #[tokio::test]
 async fn an_expired_code_is_refused_even_before_dynamodb_deletes_it() {
     let stack = Stack::new(&[("OTP_EXPIRY_SECONDS", "60")]).await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
 
     stack.clock.advance(60);
-    let result = stack
-        .verifier()
-        .verify(&phone(), &code(&right), &ANYONE)
-        .await;
+    let result = stack.verify(&phone(), &right, &ANYONE).await;
     assert!(matches!(result, Err(OtpError::InvalidOtp)), "{result:?}");
     // The item is still there: expiry came from the stored time, not from deletion.
     assert_eq!(stack.phone_items().await.len(), 1);
@@ -127,14 +110,9 @@ async fn an_expired_code_is_refused_even_before_dynamodb_deletes_it() {
 #[tokio::test]
 async fn a_code_is_accepted_until_its_last_second() {
     let stack = Stack::new(&[("OTP_EXPIRY_SECONDS", "60")]).await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
     stack.clock.advance(59);
-    stack
-        .verifier()
-        .verify(&phone(), &code(&right), &ANYONE)
-        .await
-        .unwrap();
+    stack.verify(&phone(), &right, &ANYONE).await.unwrap();
 }
 
 #[tokio::test]
@@ -146,8 +124,7 @@ async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
         .await
         .unwrap_err();
 
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
     let wrong_code = verifier
         .verify(&phone(), &code(&wrong(&right)), &ANYONE)
         .await
@@ -162,8 +139,7 @@ async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
         .unwrap_err();
 
     stack.clock.advance(60);
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let fresh = stack.plivo.last_code().await;
+    let fresh = stack.send(&phone(), &ANYONE).await;
     stack.clock.advance(60);
     let expired = verifier
         .verify(&phone(), &code(&fresh), &ANYONE)
@@ -184,8 +160,7 @@ async fn no_pending_code_wrong_code_expired_and_used_get_the_same_answer() {
 #[tokio::test]
 async fn wrong_guesses_burn_the_code_after_max_attempts() {
     let stack = Stack::new(&[("OTP_MAX_ATTEMPTS", "3")]).await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
     let verifier = stack.verifier();
     let bad = code(&wrong(&right));
 
@@ -212,8 +187,7 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
         ("OTP_MAX_FAILURES_PER_HOUR", "0"),
     ])
     .await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
     let bad = wrong(&right);
 
     let instances: Vec<_> = (0..4).map(|_| Arc::new(stack.verifier())).collect();
@@ -240,10 +214,7 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
     let items = stack.phone_items().await;
     assert_eq!(items[0]["attempts"].as_n().unwrap(), "5");
 
-    let after = stack
-        .verifier()
-        .verify(&phone(), &code(&right), &ANYONE)
-        .await;
+    let after = stack.verify(&phone(), &right, &ANYONE).await;
     assert!(
         matches!(after, Err(OtpError::TooManyAttempts { .. })),
         "{after:?}"
@@ -253,8 +224,7 @@ async fn forty_concurrent_wrong_guesses_never_let_the_right_code_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_verifies_with_the_right_code_succeed_exactly_once() {
     let stack = Stack::new(&[]).await;
-    stack.sender().send(&phone(), &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&phone(), &ANYONE).await;
 
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -428,10 +398,7 @@ async fn when_plivo_refuses_the_stored_code_is_voided_and_the_caller_gets_502() 
         "code left usable: {:?}",
         items[0]
     );
-    let r = stack
-        .verifier()
-        .verify(&phone(), &code(&undelivered), &ANYONE)
-        .await;
+    let r = stack.verify(&phone(), &undelivered, &ANYONE).await;
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
 }
 
@@ -553,11 +520,7 @@ async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
             expected,
             "send, {error_type}"
         );
-        let verified = stack
-            .verifier()
-            .verify(&phone(), &code("123456"), &ANYONE)
-            .await
-            .unwrap_err();
+        let verified = stack.verify(&phone(), "123456", &ANYONE).await.unwrap_err();
         assert_eq!(
             otp_shared::http::error_response(&verified).status(),
             expected,

@@ -10,32 +10,12 @@ use std::time::Duration;
 use common::*;
 use otp_devtools::dynamodb_proxy::Behaviour;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
-use otp_shared::domain::Caller;
-use otp_shared::domain::{ClientIp, CodeLength, OtpCode, PhoneNumber};
+use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy, SmsError, SmsSender};
 use rand::RngExt;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn phone(s: &str) -> PhoneNumber {
-    PhoneNumber::parse(s).unwrap()
-}
-
-fn code(s: &str) -> OtpCode {
-    OtpCode::parse(s, CodeLength::default()).unwrap()
-}
-
-fn from(ip: &str) -> Caller {
-    Caller {
-        ip: Some(ClientIp::parse(ip).unwrap()),
-    }
-}
-
-/// Distinct valid US numbers: +1415555NNNN.
-fn us(n: u32) -> PhoneNumber {
-    phone(&format!("+1415555{:04}", 1000 + n))
-}
 
 /// The status, body and `Retry-After` a caller would see for a verify outcome.
 fn seen(result: &Result<(), OtpError>) -> (u16, String, Option<String>) {
@@ -228,8 +208,7 @@ async fn a_right_code_resets_the_consecutive_failures() {
 async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
     let stack = Stack::new(&[]).await;
     let (pending, idle) = (us(10), us(11));
-    stack.sender().send(&pending, &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&pending, &ANYONE).await;
     let verifier = stack.verifier();
     let mut answers = [Vec::new(), Vec::new()];
     let mut requests = [Vec::new(), Vec::new()];
@@ -263,8 +242,7 @@ async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
 async fn a_used_code_answers_a_run_of_guesses_like_no_code() {
     let stack = Stack::new(&[]).await;
     let (used, never) = (us(12), us(13));
-    stack.sender().send(&used, &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&used, &ANYONE).await;
     let verifier = stack.verifier();
     verifier
         .verify(&used, &code(&right), &ANYONE)
@@ -289,8 +267,7 @@ async fn a_right_code_verifies_once_even_across_a_restore() {
     for trial in 0..5 {
         let stack = Stack::new(&[("OTP_RESEND_COOLDOWN_SECONDS", "0")]).await;
         let number = us(50 + trial);
-        stack.sender().send(&number, &ANYONE).await.unwrap();
-        let right = stack.plivo.last_code().await;
+        let right = stack.send(&number, &ANYONE).await;
         let failing_plivo = Plivo::failing(400).await;
         let sms = PlivoSmsSender::new(&failing_plivo.config(), quick_retry()).unwrap();
         let failing = Arc::new(otp_shared::service::SendOtp::new(
@@ -317,13 +294,7 @@ async fn a_right_code_verifies_once_even_across_a_restore() {
             ok += usize::from(t.await.unwrap());
         }
         let _ = send.await.unwrap();
-        ok += usize::from(
-            stack
-                .verifier()
-                .verify(&number, &code(&right), &ANYONE)
-                .await
-                .is_ok(),
-        );
+        ok += usize::from(stack.verify(&number, &right, &ANYONE).await.is_ok());
         assert!(ok <= 1, "trial {trial}: the right code verified {ok} times");
     }
 }
@@ -753,8 +724,7 @@ async fn an_operator_can_find_a_locked_number_and_clear_the_lock() {
     ])
     .await;
     let number = us(7);
-    stack.sender().send(&number, &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&number, &ANYONE).await;
     let verifier = stack.verifier();
     for _ in 0..10 {
         let _ = verifier
@@ -852,8 +822,7 @@ async fn a_right_code_whose_consume_answer_was_lost_still_verifies_once() {
     };
     let stack = Stack::with_dynamodb(Plivo::accepting().await, &[], behaviour).await;
     let number = us(9);
-    stack.sender().send(&number, &ANYONE).await.unwrap();
-    let right = stack.plivo.last_code().await;
+    let right = stack.send(&number, &ANYONE).await;
     // The held answer outlasts an attempt (3 s) by far; the operation has time for the
     // retry however busy the machine is.
     let dynamodb = stack
@@ -916,9 +885,6 @@ async fn a_failed_resend_does_not_restore_a_code_that_expired_meanwhile() {
     assert!(matches!(r, Err(OtpError::SmsFailed(_))), "{r:?}");
     let items = stack.phone_items().await;
     assert!(!items[0].contains_key("code_hash"), "{:?}", items[0]);
-    let r = stack
-        .verifier()
-        .verify(&number, &code(&first), &ANYONE)
-        .await;
+    let r = stack.verify(&number, &first, &ANYONE).await;
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
 }

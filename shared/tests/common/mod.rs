@@ -13,6 +13,8 @@ use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
+use otp_shared::domain::{Caller, ClientIp, CodeLength, OtpCode, PhoneNumber};
+use otp_shared::error::OtpError;
 use otp_shared::service::{SendOtp, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
@@ -26,6 +28,26 @@ pub const SENDER: &str = "+14155550100";
 pub const START: u64 = 1_800_000_000;
 /// A caller without a known IP: per-IP limits do not apply.
 pub const ANYONE: otp_shared::domain::Caller = otp_shared::domain::Caller { ip: None };
+
+pub fn phone(s: &str) -> PhoneNumber {
+    PhoneNumber::parse(s).unwrap()
+}
+
+pub fn code(s: &str) -> OtpCode {
+    OtpCode::parse(s, CodeLength::default()).unwrap()
+}
+
+/// A caller as API Gateway reports it, from `ip`.
+pub fn from(ip: &str) -> Caller {
+    Caller {
+        ip: Some(ClientIp::parse(ip).unwrap()),
+    }
+}
+
+/// Distinct valid US numbers in the 415-555 range: +1415555NNNN.
+pub fn us(n: u32) -> PhoneNumber {
+    phone(&format!("+1415555{:04}", 1000 + n))
+}
 
 /// A `send-otp` instance as the function builds it.
 pub type Sender = SendOtp<DynamoDbStore, PlivoSmsSender>;
@@ -396,6 +418,30 @@ impl Stack {
     /// A `verify-otp` instance for bursts (see [`Stack::patient_client`]).
     pub fn patient_verifier(&self) -> Verifier {
         self.verifier_with(self.patient_client())
+    }
+
+    /// Sends a code to `number` from a new instance, and returns it as the SMS carried it.
+    pub async fn send(&self, number: &PhoneNumber, caller: &Caller) -> String {
+        self.sender().send(number, caller).await.unwrap();
+        self.plivo.last_code().await
+    }
+
+    /// Verifies `code` for `number` with a new instance.
+    pub async fn verify(
+        &self,
+        number: &PhoneNumber,
+        code: &str,
+        caller: &Caller,
+    ) -> Result<(), OtpError> {
+        self.verifier()
+            .verify(number, &self::code(code), caller)
+            .await
+    }
+
+    /// Asserts how many DynamoDB requests the instances sent since the last reset.
+    pub fn assert_requests(&self, expected: usize) {
+        let by_operation = self.requests.by_operation();
+        assert_eq!(self.requests.total(), expected, "{by_operation:?}");
     }
 
     /// The per-number items (not the counters), as DynamoDB holds them.
