@@ -1,5 +1,5 @@
 # Everyday commands. `make test` runs the whole test suite; `make local` runs the service.
-.PHONY: deps test unit e2e lint template bench bench-short local build release clean-local mutants \
+.PHONY: deps test rust-tests local-stack-tests lint template bench bench-short local build release clean-local mutants \
 	build-SendOtpFunction build-VerifyOtpFunction
 
 # Python tools live in virtual environments here (CI keeps them outside the clone).
@@ -16,17 +16,20 @@ $(TOOLS)/%/bin/python:
 
 ## Run the whole test suite: unit, integration and end-to-end tests, then the local stack
 ## driven with cargo lambda invoke, curl and schemathesis.
-test: unit e2e
+test: rust-tests local-stack-tests
 
 ## The Rust tests (they start their own dynalite and Plivo stand-ins), then the store and flow
 ## tests again with dynalite returning the old item on a failed condition, as DynamoDB does.
-unit: deps
+## The function binaries are built first: the end-to-end tests in devtools/tests/functions.rs
+## run them, and would otherwise compile them inside their own run time.
+rust-tests: deps
+	cargo build -p send-otp -p verify-otp
 	cargo test --workspace
 	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
 		--test otp_flow --test defences --test security --test handlers
 
 ## The local stack end to end: sample events, HTTP, and schemathesis from openapi.yaml.
-e2e: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python
+local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python
 	$(TOOLS)/fuzz/bin/pip install -q --disable-pip-version-check -r tools/requirements-fuzz.txt
 	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
 	scripts/e2e.sh $(TOOLS)/fuzz/bin/st $(abspath $(TOOLS))/sam/bin
@@ -59,13 +62,16 @@ bench: deps $(TOOLS)/sam/bin/python
 	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
 	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --zip
 
-## The same, shorter and without the zips: CI runs it so the benchmark cannot rot.
+## The same, shorter and without the zips: CI runs it so the benchmark cannot rot. Both add
+## the x86_64 musl Rust target with rustup the first time.
 bench-short: deps $(TOOLS)/sam/bin/python
 	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
 	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --short
 
-## The service on this machine: dynalite, a Plivo sandbox and both functions on :3000.
+## The service on this machine: dynalite, a Plivo sandbox and both functions on :3000. The
+## first run compiles the workspace (cargo's progress is shown).
 local: deps
+	cargo build -p otp-devtools --bin local-stack -p send-otp -p verify-otp
 	cargo run -q -p otp-devtools --bin local-stack
 
 build:

@@ -11,8 +11,7 @@ use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
 use otp_shared::{http, telemetry};
 
-// One invocation at a time: a single-threaded runtime saves the hand-offs between worker
-// threads: a third to a half less CPU per invocation, measured by `make bench`.
+// One invocation at a time, so a single-threaded runtime: see docs/performance.md.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
