@@ -56,67 +56,73 @@ TJ,TK,TL,TM,TN,TO,TR,TT,TV,TW,TZ,UA,UG,US,UY,UZ,VA,VC,VE,VG,VI,VN,VU,WF,WS,XK,YE
 const MAX_PREFIX_DIGITS: usize = 6;
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// The defences beyond one number.
     fn defences(&self) -> Result<Defences, ConfigError> {
-        let env = self;
-        const VAR: &str = "OTP_ALLOWED_COUNTRIES";
-        let list = env.required(VAR)?;
-        let allowed_countries = if list.trim() == "*" {
-            None
-        } else {
-            let regions = list
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(|c| {
-                    let upper = c.to_ascii_uppercase();
-                    PHONE_REGIONS
-                        .split(',')
-                        .any(|r| r == upper)
-                        .then(|| upper.parse::<Region>().ok())
-                        .flatten()
-                        .ok_or_else(|| {
-                            problem(
-                                VAR,
-                                format!("{c:?} is not an ISO 3166 region code such as US or GB"),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if regions.is_empty() {
-                return Err(problem(VAR, "must list region codes (e.g. US,CA) or be *"));
-            }
-            Some(regions)
-        };
-        let allowed_number_types = match env.optional("OTP_ALLOWED_NUMBER_TYPES") {
-            None => DEFAULT_ALLOWED_NUMBER_TYPES.to_vec(),
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| {
-                    NumberType::parse(&t.to_ascii_lowercase()).ok_or_else(|| {
-                        let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
-                        problem(
-                            "OTP_ALLOWED_NUMBER_TYPES",
-                            format!("{t:?} is not one of {}", names.join(", ")),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
         Ok(Defences {
-            allowed_countries,
-            allowed_number_types,
-            max_sends_per_ip_per_hour: env.limit("OTP_MAX_SENDS_PER_IP_PER_HOUR", 20)?,
-            max_sends_per_ipv6_48_per_hour: env.limit("OTP_MAX_SENDS_PER_IPV6_48_PER_HOUR", 100)?,
-            max_sends_per_prefix_per_hour: env.limit("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 0)?,
-            prefix_digits: env.number("OTP_PREFIX_DIGITS", 4usize, 1..=MAX_PREFIX_DIGITS)?,
-            max_sends_per_minute: env.limit("OTP_MAX_SENDS_PER_MINUTE", 60)?,
-            max_failures_per_ip_per_hour: env.limit("OTP_MAX_FAILURES_PER_IP_PER_HOUR", 50)?,
-            max_failures_per_ipv6_48_per_hour: env
+            allowed_countries: self.allowed_countries()?,
+            allowed_number_types: self.allowed_number_types()?,
+            max_sends_per_ip_per_hour: self.limit("OTP_MAX_SENDS_PER_IP_PER_HOUR", 20)?,
+            max_sends_per_ipv6_48_per_hour: self
+                .limit("OTP_MAX_SENDS_PER_IPV6_48_PER_HOUR", 100)?,
+            max_sends_per_prefix_per_hour: self.limit("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 0)?,
+            prefix_digits: self.number("OTP_PREFIX_DIGITS", 4usize, 1..=MAX_PREFIX_DIGITS)?,
+            max_sends_per_minute: self.limit("OTP_MAX_SENDS_PER_MINUTE", 60)?,
+            max_failures_per_ip_per_hour: self.limit("OTP_MAX_FAILURES_PER_IP_PER_HOUR", 50)?,
+            max_failures_per_ipv6_48_per_hour: self
                 .limit("OTP_MAX_FAILURES_PER_IPV6_48_PER_HOUR", 250)?,
         })
     }
+
+    /// `OTP_ALLOWED_COUNTRIES`: region codes, or `*` for all (`None`). Required.
+    fn allowed_countries(&self) -> Result<Option<Vec<Region>>, ConfigError> {
+        const VAR: &str = "OTP_ALLOWED_COUNTRIES";
+        let list = self.required(VAR)?;
+        if list.trim() == "*" {
+            return Ok(None);
+        }
+        let region = |code: &str| {
+            let upper = code.to_ascii_uppercase();
+            PHONE_REGIONS
+                .split(',')
+                .any(|r| r == upper)
+                .then(|| upper.parse::<Region>().ok())
+                .flatten()
+                .ok_or_else(|| {
+                    let problem_text =
+                        format!("{code:?} is not an ISO 3166 region code such as US or GB");
+                    problem(VAR, problem_text)
+                })
+        };
+        let regions = list_items(&list)
+            .map(region)
+            .collect::<Result<Vec<_>, _>>()?;
+        if regions.is_empty() {
+            return Err(problem(VAR, "must list region codes (e.g. US,CA) or be *"));
+        }
+        Ok(Some(regions))
+    }
+
+    /// `OTP_ALLOWED_NUMBER_TYPES`: line type names.
+    fn allowed_number_types(&self) -> Result<Vec<NumberType>, ConfigError> {
+        let Some(list) = self.optional("OTP_ALLOWED_NUMBER_TYPES") else {
+            return Ok(DEFAULT_ALLOWED_NUMBER_TYPES.to_vec());
+        };
+        let number_type = |name: &str| {
+            NumberType::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+                let problem_text = format!("{name:?} is not one of {}", names.join(", "));
+                problem("OTP_ALLOWED_NUMBER_TYPES", problem_text)
+            })
+        };
+        list_items(&list).map(number_type).collect()
+    }
+}
+
+/// The non-empty, trimmed items of a comma-separated list.
+fn list_items(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// Settings for the Plivo client, needed by `send-otp` only.
