@@ -94,36 +94,23 @@ async fn the_log_setting_is_passed_to_plivo() {
         .unwrap();
 }
 
+/// 5xx and 429 are retried until Plivo queues the message: (status, failures before the 202).
 #[tokio::test]
-async fn a_500_then_202_is_retried_and_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(plivo_error(500, "internal error"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(queued())
-        .mount(&server)
-        .await;
-    client(&server).send(&to(), &text()).await.unwrap();
-    assert_eq!(requests(&server).await, 2);
-}
-
-#[tokio::test]
-async fn throttling_is_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(plivo_error(429, "too many requests"))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(queued())
-        .mount(&server)
-        .await;
-    client(&server).send(&to(), &text()).await.unwrap();
-    assert_eq!(requests(&server).await, 3);
+async fn server_errors_and_throttling_are_retried_until_queued() {
+    for (status, failures) in [(500, 1), (429, 2)] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(plivo_error(status, "try again"))
+            .up_to_n_times(failures)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(queued())
+            .mount(&server)
+            .await;
+        client(&server).send(&to(), &text()).await.unwrap();
+        assert_eq!(requests(&server).await, failures as usize + 1, "{status}");
+    }
 }
 
 #[tokio::test]
