@@ -39,3 +39,34 @@ impl From<StoreError> for OtpError {
         }
     }
 }
+
+/// An error and its sources, joined with `: `, for logs (the SDK's errors keep their detail in
+/// the source chain).
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Failure;
+
+    #[test]
+    fn the_logged_chain_keeps_the_store_errors_detail() {
+        let err = OtpError::from(StoreError::new(
+            Failure::Unavailable,
+            "dispatch failure: connection refused".into(),
+        ));
+        assert_eq!(
+            chain(&err),
+            "store unavailable: dynamodb unavailable: dispatch failure: connection refused"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use crate::domain::{Caller, ClientIp, InputError, OtpCode, PhoneNumber};
-use crate::error::OtpError;
+use crate::error::{OtpError, chain};
 use crate::service::{SendOtp, VerifyOtp};
 use crate::sms::SmsSender;
 use crate::store::OtpStore;
@@ -85,7 +85,7 @@ fn log_failure(err: &OtpError) {
     let status = status(err);
     if status.is_server_error() {
         let cause = std::error::Error::source(err)
-            .map(|s| aws_sdk_dynamodb::error::DisplayErrorContext(s).to_string())
+            .map(chain)
             .unwrap_or_default();
         tracing::error!(status = status.as_u16(), code = code(err), error.message = %err, error.cause = %cause, "request failed");
     } else {

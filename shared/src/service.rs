@@ -9,7 +9,7 @@ use crate::config::OtpConfig;
 use crate::domain::{
     Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, MINUTE, OtpCode, PhoneNumber,
 };
-use crate::error::OtpError;
+use crate::error::{OtpError, chain};
 use crate::sms::SmsSender;
 use crate::store::{Budget, Counter, OtpStore, SendDecision, VerifyDecision};
 
@@ -112,7 +112,7 @@ impl<S: OtpStore> Reservation<'_, S> {
         for unit in &self.units {
             if let Err(e) = self.store.give_back(unit).await {
                 tracing::warn!(
-                    error.message = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+                    error.message = %chain(&e),
                     "could not return a counter unit"
                 );
             }
@@ -259,7 +259,7 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
                 .withdraw_code(&key, &hash, previous.as_ref(), now);
             if let Err(e) = withdrawn.await {
                 tracing::error!(
-                    error.message = %aws_sdk_dynamodb::error::DisplayErrorContext(&e),
+                    error.message = %chain(&e),
                     "could not withdraw a code whose sms failed; it expires on its own"
                 );
             }

@@ -3,7 +3,7 @@
 //!
 //! One item per phone number, changed only by single-item conditional writes, so every
 //! per-number rule holds under any number of concurrent requests; and one item per counter
-//! (client IP, number range, the deployment's budget) and time bucket. See [`item`] for the
+//! (client IP, number range, the deployment's budget) and time bucket. `item.rs` lists the
 //! phone item's attributes.
 
 mod client;
@@ -63,7 +63,7 @@ impl StoreError {
     }
 }
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The outcome of a store request.
 pub type Result<T> = std::result::Result<T, StoreError>;
