@@ -14,6 +14,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(TOOLS)/%/bin/python:
 	python3 -m venv $(TOOLS)/$*
 
+# Install (or update to) the pinned versions of tools/requirements-NAME.txt into $(TOOLS)/NAME.
+pip = $(TOOLS)/$(1)/bin/pip install -q --disable-pip-version-check -r tools/requirements-$(1).txt
+
 ## Run the whole test suite: unit, integration and end-to-end tests, then the local stack
 ## driven with cargo lambda invoke, curl and schemathesis.
 test: rust-tests local-stack-tests
@@ -29,10 +32,10 @@ rust-tests: deps
 		--test otp_flow --test defences --test security --test handlers
 
 ## The local stack end to end: sample events, HTTP, and schemathesis from openapi.yaml.
-local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/sam/bin/python
-	$(TOOLS)/fuzz/bin/pip install -q --disable-pip-version-check -r tools/requirements-fuzz.txt
-	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
-	scripts/e2e.sh $(TOOLS)/fuzz/bin/st $(abspath $(TOOLS))/sam/bin
+local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/lambda/bin/python
+	$(call pip,fuzz)
+	$(call pip,lambda)
+	scripts/e2e.sh $(TOOLS)/fuzz/bin/st $(abspath $(TOOLS))/lambda/bin
 
 ## Mutation testing of the store and the use cases with cargo-mutants: first with DynamoDB's
 ## answers (the old item returned on a failed condition), then dynalite's for any survivor.
@@ -53,26 +56,28 @@ lint:
 ## Validate and lint template.yaml, build both functions for arm64 with `sam build`, and run
 ## the end-to-end tests of the function binaries on those artifacts (under qemu-user on x86_64).
 template: deps $(TOOLS)/sam/bin/python
-	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
+	$(call pip,sam)
 	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" scripts/check-template.sh
 
 ## Benchmark the release binaries, built as they are deployed (cargo lambda, static musl):
 ## cold start, warm latency, memory, DynamoDB requests per operation, binary and arm64 zip sizes.
-bench: deps $(TOOLS)/sam/bin/python
-	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
-	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --zip
+bench: deps $(TOOLS)/lambda/bin/python
+	$(call pip,lambda)
+	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --zip
 
 ## The same, shorter and without the zips: CI runs it so the benchmark cannot rot. Both add
 ## the x86_64 musl Rust target with rustup the first time.
-bench-short: deps $(TOOLS)/sam/bin/python
-	$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check -r tools/requirements-sam.txt
-	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --short
+bench-short: deps $(TOOLS)/lambda/bin/python
+	$(call pip,lambda)
+	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --short
 
-## The service on this machine: dynalite, a Plivo sandbox and both functions on :3000. The
-## first run compiles the workspace (cargo's progress is shown).
-local: deps
+## The service on this machine: dynalite, a Plivo sandbox and both functions under
+## `cargo lambda watch` on :3000. The first run compiles the workspace (cargo's progress is
+## shown).
+local: deps $(TOOLS)/lambda/bin/python
+	$(call pip,lambda)
 	cargo build -p otp-devtools --bin local-stack -p send-otp -p verify-otp
-	cargo run -q -p otp-devtools --bin local-stack
+	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin local-stack
 
 build:
 	cargo build --workspace

@@ -1,54 +1,28 @@
-//! A thin stand-in for an API Gateway HTTP API: it turns each HTTP request on a known route
-//! into the payload 2.0 proxy event API Gateway would send, invokes the function through its
-//! Runtime API, and turns the function's answer back into an HTTP response.
+//! What an API Gateway HTTP API exchanges with a function: the payload 2.0 event it sends and
+//! the response it reads back. The benchmark and the function binaries' end-to-end tests drive
+//! the binaries through a [`RuntimeApi`] with these; the local stack leaves routing to
+//! `cargo lambda watch`.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
 
 use crate::random_hex;
 use crate::runtime_api::{Outcome, RuntimeApi};
 
-/// Largest request body API Gateway accepts (10 MB).
-const MAX_BODY: usize = 10 * 1024 * 1024;
-
-/// `(method, path)` routes and the function behind each.
-pub type Routes = Vec<(String, String, RuntimeApi)>;
-
-/// Builds the payload 2.0 event for one request.
-pub fn http_api_event(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-    source_ip: &str,
-) -> Value {
+/// The payload 2.0 event for a request with a JSON `body` from `source_ip`.
+pub fn http_api_event(method: &str, path: &str, body: &str, source_ip: &str) -> Value {
     let route_key = format!("{method} {path}");
-    let (body, encoded) = match std::str::from_utf8(body) {
-        Ok(text) => (text.to_owned(), false),
-        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
-    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
     json!({
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
+        "rawQueryString": "",
+        "headers": { "content-type": "application/json" },
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
@@ -59,7 +33,7 @@ pub fn http_api_event(
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
-                "userAgent": user_agent,
+                "userAgent": "",
             },
             "requestId": random_hex(8),
             "routeKey": route_key,
@@ -68,99 +42,37 @@ pub fn http_api_event(
             "timeEpoch": now.as_millis() as u64,
         },
         "body": body,
-        "isBase64Encoded": encoded,
+        "isBase64Encoded": false,
     })
 }
 
-fn gateway_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({ "message": message }))).into_response()
+/// A function's answer as the caller gets it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Map<String, Value>,
+    /// The body, parsed as JSON (`Null` when it is not JSON).
+    pub body: Value,
 }
 
-/// Turns a function's payload 2.0 response into HTTP.
-pub fn http_response(payload: &[u8]) -> Response {
-    let Ok(value) = serde_json::from_slice::<Value>(payload) else {
-        return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-    };
-    let status = value["statusCode"]
-        .as_u64()
-        .and_then(|s| StatusCode::from_u16(s as u16).ok())
-        .unwrap_or(StatusCode::OK);
-    let body = value["body"].as_str().unwrap_or_default();
-    let body = if value["isBase64Encoded"].as_bool() == Some(true) {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap_or_default()
-    } else {
-        body.as_bytes().to_vec()
-    };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    if let Some(headers) = value["headers"].as_object() {
-        for (name, v) in headers {
-            if let (Ok(name), Some(Ok(v))) = (
-                HeaderName::try_from(name.as_str()),
-                v.as_str().map(HeaderValue::from_str),
-            ) {
-                response.headers_mut().insert(name, v);
-            }
-        }
-    }
-    response
-}
-
-async fn route(
-    State(routes): State<Arc<Routes>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request<Body>,
-) -> Response {
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let query = request.uri().query().unwrap_or_default().to_owned();
-    let Some((_, _, function)) = routes.iter().find(|(m, p, _)| *m == method && *p == path) else {
-        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    let mut headers = BTreeMap::new();
-    for (name, value) in request.headers() {
-        let value = value.to_str().unwrap_or_default().to_owned();
-        headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|v: &mut String| {
-                v.push(',');
-                v.push_str(&value)
-            })
-            .or_insert(value);
-    }
-    let body: Bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
-    };
-    let event = http_api_event(
-        &method,
-        &path,
-        &query,
-        &headers,
-        &body,
-        &peer.ip().to_string(),
-    );
-    match function.invoke(event).await {
-        Ok(Outcome::Response(payload)) => http_response(&payload),
-        Ok(Outcome::Error(_)) | Err(_) => {
-            gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(Value::as_str)
     }
 }
 
-/// Serves `routes` on `addr` until the process ends; returns the bound address.
-pub async fn serve(addr: SocketAddr, routes: Routes) -> anyhow::Result<SocketAddr> {
-    let app = Router::new().fallback(route).with_state(Arc::new(routes));
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    Ok(addr)
+/// Invokes the function behind `runtime` with `event` and reads its payload 2.0 response.
+pub async fn call(runtime: &RuntimeApi, event: Value) -> anyhow::Result<HttpResponse> {
+    let payload = match runtime.invoke(event).await? {
+        Outcome::Response(payload) => payload,
+        Outcome::Error(e) => bail!("the function failed: {e}"),
+    };
+    let response: Value = serde_json::from_slice(&payload).context("response is not JSON")?;
+    let status = response["statusCode"].as_u64().context("no statusCode")?;
+    let body = response["body"].as_str().unwrap_or_default();
+    Ok(HttpResponse {
+        status: u16::try_from(status)?,
+        headers: response["headers"].as_object().cloned().unwrap_or_default(),
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    })
 }

@@ -171,38 +171,3 @@ impl LocalFunction {
         })
     }
 }
-
-/// Both functions running behind the API Gateway stand-in, on the routes `template.yaml`
-/// gives them.
-pub struct LocalApi {
-    pub addr: std::net::SocketAddr,
-    pub send: LocalFunction,
-    pub verify: LocalFunction,
-}
-
-impl LocalApi {
-    /// Starts the binaries with `env` and serves them on `addr` (port 0: any).
-    pub async fn start(
-        bin: &Binaries,
-        env: &[(&str, String)],
-        addr: std::net::SocketAddr,
-    ) -> anyhow::Result<Self> {
-        let timeout = Duration::from_secs(15);
-        let send = LocalFunction::start(&bin.send_otp, "send-otp", env, timeout).await?;
-        let verify = LocalFunction::start(&bin.verify_otp, "verify-otp", env, timeout).await?;
-        let route =
-            |path: &str, f: &LocalFunction| ("POST".to_owned(), path.to_owned(), f.runtime.clone());
-        let routes = vec![
-            route("/auth/send-otp", &send),
-            route("/auth/verify-otp", &verify),
-        ];
-        let addr = crate::apigw::serve(addr, routes)
-            .await
-            .with_context(|| format!("listen on {addr}"))?;
-        Ok(Self { addr, send, verify })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}

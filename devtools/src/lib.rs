@@ -4,7 +4,6 @@
 pub mod apigw;
 pub mod dynalite;
 pub mod dynamodb_proxy;
-pub mod invoke_api;
 pub mod lambda;
 pub mod plivo_sandbox;
 pub mod request_counter;

@@ -1,12 +1,14 @@
 //! The real `send-otp` and `verify-otp` binaries, run as Lambda runs them (through the Runtime
-//! API, configured only by environment variables) behind the API Gateway stand-in, against
+//! API, configured only by environment variables) and fed the events API Gateway sends, against
 //! dynalite and the Plivo sandbox: what a user of the local stack, or of a deployment, sees.
 //! `scripts/check-template.sh` runs them again on the artifacts `sam build` produced.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use otp_devtools::apigw::{HttpResponse, call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalApi, command, functions_under_test};
+use otp_devtools::lambda::{LocalFunction, command, functions_under_test};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::Outcome;
 use otp_devtools::{repo_root, table};
@@ -17,13 +19,22 @@ const AUTH_TOKEN: &str = "e2e-sandbox-token";
 const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 
 struct Deployment {
-    api: LocalApi,
+    send: LocalFunction,
+    verify: LocalFunction,
     plivo: PlivoSandbox,
     _dynalite: Dynalite,
 }
 
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
+impl Deployment {
+    async fn send(&self, body: &str) -> HttpResponse {
+        let event = http_api_event("POST", "/auth/send-otp", body, "198.51.100.7");
+        call(&self.send.runtime, event).await.unwrap()
+    }
+
+    async fn verify(&self, body: &str) -> HttpResponse {
+        let event = http_api_event("POST", "/auth/verify-otp", body, "198.51.100.7");
+        call(&self.verify.runtime, event).await.unwrap()
+    }
 }
 
 async fn deploy() -> Deployment {
@@ -33,9 +44,14 @@ async fn deploy() -> Deployment {
     table::create_table(&local_client(&dynalite.endpoint()), "otp-e2e")
         .await
         .unwrap();
-    let plivo = PlivoSandbox::start(loopback(), AUTH_ID, AUTH_TOKEN, false)
-        .await
-        .unwrap();
+    let plivo = PlivoSandbox::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        AUTH_ID,
+        AUTH_TOKEN,
+        false,
+    )
+    .await
+    .unwrap();
     let env = vec![
         ("OTP_TABLE_NAME", "otp-e2e".to_owned()),
         ("OTP_SECRET", SECRET.to_owned()),
@@ -46,29 +62,14 @@ async fn deploy() -> Deployment {
         ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
         ("OTP_ALLOWED_COUNTRIES", "US,CA,GB".to_owned()),
     ];
-    let api = LocalApi::start(&bin, &env, loopback()).await.unwrap();
+    let timeout = Duration::from_secs(15);
+    let start = |binary, name| LocalFunction::start(binary, name, &env, timeout);
     Deployment {
-        api,
+        send: start(&bin.send_otp, "send-otp").await.unwrap(),
+        verify: start(&bin.verify_otp, "verify-otp").await.unwrap(),
         plivo,
         _dynalite: dynalite,
     }
-}
-
-async fn post(url: &str, body: &str) -> (u16, Option<String>, Value) {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, retry_after, body)
 }
 
 fn code_in(text: &str) -> String {
@@ -79,15 +80,14 @@ fn code_in(text: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_and_verify_through_the_binaries_over_http() {
+async fn send_and_verify_through_the_binaries() {
     let d = deploy().await;
-    let send = format!("{}/auth/send-otp", d.api.url());
-    let verify = format!("{}/auth/verify-otp", d.api.url());
 
-    let (status, _, body) = post(&send, r#"{"phoneNumber":"+1 (415) 555-2671"}"#).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["success"], true);
-    assert_eq!(body["expiresIn"], 300);
+    let sent = d.send(r#"{"phoneNumber":"+1 (415) 555-2671"}"#).await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    assert_eq!(sent.body["success"], true);
+    assert_eq!(sent.body["expiresIn"], 300);
+    assert_eq!(sent.header("cache-control"), Some("no-store"));
 
     let messages = d.plivo.messages();
     assert_eq!(messages.len(), 1);
@@ -97,28 +97,29 @@ async fn send_and_verify_through_the_binaries_over_http() {
     let wrong = if code == "000000" { "000001" } else { "000000" };
 
     let guess = |otp: &str| json!({"phoneNumber": "+14155552671", "otp": otp}).to_string();
-    let (status, _, body) = post(&verify, &guess(wrong)).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_otp")));
-    let (status, _, body) = post(&verify, &guess(&code)).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, _, _) = post(&verify, &guess(&code)).await;
-    assert_eq!(status, 401);
-
-    let (status, retry_after, body) = post(&send, r#"{"phoneNumber":"+14155552671"}"#).await;
-    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
-    assert!(retry_after.unwrap().parse::<u64>().unwrap() <= 30);
-
-    let (status, _, body) = post(&send, r#"{"phoneNumber": "+1415555"#).await;
+    let refused = d.verify(&guess(wrong)).await;
     assert_eq!(
-        (status, body["code"].as_str()),
+        (refused.status, refused.body["code"].as_str()),
+        (401, Some("invalid_otp"))
+    );
+    let verified = d.verify(&guess(&code)).await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    assert_eq!(d.verify(&guess(&code)).await.status, 401);
+
+    let again = d.send(r#"{"phoneNumber":"+14155552671"}"#).await;
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let retry_after: u64 = again.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry_after <= 30);
+
+    let malformed = d.send(r#"{"phoneNumber": "+1415555"#).await;
+    assert_eq!(
+        (malformed.status, malformed.body["code"].as_str()),
         (400, Some("invalid_request"))
     );
     assert_eq!(d.plivo.messages().len(), 1);
-
-    let missing = reqwest::get(format!("{}/auth/unknown", d.api.url()))
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +127,7 @@ async fn a_sample_event_invokes_the_binary_directly() {
     let d = deploy().await;
     let text = std::fs::read_to_string(repo_root().join("events/send-otp-rest.json")).unwrap();
     let event: Value = serde_json::from_str(&text).unwrap();
-    let Outcome::Response(payload) = d.api.send.runtime.invoke(event).await.unwrap() else {
+    let Outcome::Response(payload) = d.send.runtime.invoke(event).await.unwrap() else {
         panic!("the function reported an error");
     };
     let response: Value = serde_json::from_slice(&payload).unwrap();

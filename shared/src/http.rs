@@ -288,6 +288,10 @@ mod tests {
             (Body::Empty, "request body must be valid JSON"),
             (Body::Text("{".into()), "request body must be valid JSON"),
             (
+                Body::Binary(vec![0xff, 0xfe, b'{']),
+                "request body must be valid JSON",
+            ),
+            (
                 Body::Text("[1,2]".into()),
                 "request body must be a JSON object",
             ),

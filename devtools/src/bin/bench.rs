@@ -16,18 +16,17 @@
 //! - `--target=TRIPLE`: measure a build for another target of this machine's architecture,
 //!   e.g. `x86_64-unknown-linux-gnu` to compare with glibc (default `<arch>-unknown-linux-musl`).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use otp_devtools::apigw::http_api_event;
+use otp_devtools::apigw::{call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::dynamodb_proxy::DynamoDbProxy;
 use otp_devtools::lambda::{Binaries, LocalFunction, lambda_bootstrap, target_dir};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
-use otp_devtools::runtime_api::{Outcome, RuntimeApi};
+use otp_devtools::runtime_api::RuntimeApi;
 use otp_devtools::{repo_root, table};
 use serde_json::Value;
 
@@ -89,8 +88,7 @@ impl Numbers {
 }
 
 fn event(path: &str, body: &str) -> Value {
-    let headers = BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]);
-    http_api_event("POST", path, "", &headers, body.as_bytes(), "192.0.2.10")
+    http_api_event("POST", path, body, "192.0.2.10")
 }
 
 fn send_event(phone: &str) -> Value {
@@ -105,13 +103,7 @@ fn verify_event(phone: &str, otp: &str) -> Value {
 }
 
 async fn invoke(runtime: &RuntimeApi, event: Value) -> anyhow::Result<u64> {
-    match runtime.invoke(event).await? {
-        Outcome::Response(payload) => {
-            let response: Value = serde_json::from_slice(&payload)?;
-            response["statusCode"].as_u64().context("no statusCode")
-        }
-        Outcome::Error(e) => bail!("the function failed: {e}"),
-    }
+    Ok(call(runtime, event).await?.status.into())
 }
 
 fn ms(d: Duration) -> f64 {

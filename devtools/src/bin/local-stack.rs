@@ -4,25 +4,29 @@
 //!   running DynamoDB-compatible server on that port is reused), with the table created from
 //!   `template.yaml`.
 //! - Plivo: a sandbox on 127.0.0.1:8010 that prints every SMS and lists them at `/messages`.
-//! - The two function binaries, run as Lambda runs them (through the Lambda Runtime API),
-//!   behind `POST /auth/send-otp` and `POST /auth/verify-otp` on 127.0.0.1:3000.
-//!
-//! - The Lambda Invoke API on [::1]:9000 and 127.0.0.1:9000, for
-//!   `cargo lambda invoke send-otp --data-file events/send-otp.json`.
+//! - The two functions under `cargo lambda watch`, which runs them through its Lambda Runtime
+//!   API, rebuilds them when the code changes, and routes `POST /auth/send-otp` and
+//!   `POST /auth/verify-otp` (the workspace's `[workspace.metadata.lambda.watch.router]`) on
+//!   127.0.0.1:3000. Its Lambda Invoke API answers there too.
+//! - Port 9000 on [::1] and 127.0.0.1 forwarded to it, where `cargo lambda invoke send-otp
+//!   --data-file events/send-otp.json` looks by default.
 //!
 //! Ports can be changed with `LOCAL_API_PORT`, `LOCAL_DYNAMODB_PORT`, `LOCAL_PLIVO_PORT` and
 //! `LOCAL_INVOKE_PORT` (0: any free port), the data folder with `LOCAL_STATE_DIR`.
-//! Ctrl-C stops everything it started.
+//! Ctrl-C (or SIGTERM) stops everything it started.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalApi, build_functions};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
-use otp_devtools::{invoke_api, random_hex, repo_root, table};
+use otp_devtools::{random_hex, repo_root, table};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
 
 const TABLE: &str = "otp-local";
 /// Sandbox credentials: they only open the local Plivo sandbox.
@@ -39,7 +43,21 @@ fn port(var: &str, default: u16) -> anyhow::Result<u16> {
     }
 }
 
-/// A secret for local hashing, made once and kept under `.local/`.
+/// Writes `text` to a file only this user can read.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("write {}", path.display()))
+}
+
+/// A secret for local hashing, made once and kept in the data folder.
 fn local_secret(dir: &Path) -> anyhow::Result<String> {
     let path = dir.join("otp-secret");
     if let Ok(secret) = std::fs::read_to_string(&path)
@@ -48,7 +66,7 @@ fn local_secret(dir: &Path) -> anyhow::Result<String> {
         return Ok(secret.trim().to_owned());
     }
     let secret = random_hex(32);
-    std::fs::write(&path, &secret)?;
+    write_private(&path, &secret)?;
     Ok(secret)
 }
 
@@ -61,10 +79,109 @@ async fn dynamodb(port: u16, dir: &Path) -> anyhow::Result<(String, Option<Dynal
     }
     let server = Dynalite::start(port, Some(&dir.join("dynalite")))?;
     println!(
-        "DynamoDB: dynalite at {} (data in .local/dynalite)",
-        server.endpoint()
+        "DynamoDB: dynalite at {} (data in {})",
+        server.endpoint(),
+        dir.join("dynalite").display()
     );
     Ok((server.endpoint(), Some(server)))
+}
+
+/// The functions' settings, in a file only this user can read (it holds the hashing secret).
+fn env_file(dir: &Path, env: &[(&str, String)]) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join("functions.env");
+    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    write_private(&path, &text)?;
+    Ok(path)
+}
+
+/// `port`, or when it is 0 one the system has free now (`cargo lambda watch` needs a number).
+fn api_port(port: u16) -> anyhow::Result<u16> {
+    if port != 0 {
+        return Ok(port);
+    }
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// `cargo lambda watch` serving the routes and the Invoke API on `addr`. The functions read
+/// their settings from `env_file` alone: nothing of this shell's AWS, Plivo or OTP settings
+/// reaches them.
+fn watch(root: &Path, addr: SocketAddr, env_file: &Path) -> anyhow::Result<Child> {
+    if !on_path("cargo-lambda") {
+        bail!(
+            "cargo-lambda is not on PATH: `make local` installs it under .tools/lambda/bin \
+             (or `pip install cargo-lambda`)"
+        );
+    }
+    let mut command = Command::new("cargo");
+    command
+        .current_dir(root)
+        .args(["lambda", "watch", "--invoke-address"])
+        .arg(addr.ip().to_string())
+        .arg("--invoke-port")
+        .arg(addr.port().to_string())
+        .arg("--env-file")
+        .arg(env_file)
+        .stdin(Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if ["AWS_", "OTP_", "PLIVO_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command.spawn().context("start cargo lambda watch")
+}
+
+/// Waits until `addr` accepts connections, or `child` exits.
+async fn ready(addr: SocketAddr, child: &mut Child) -> anyhow::Result<()> {
+    for _ in 0..1200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("cargo lambda watch exited ({status}); see its output above");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("cargo lambda watch did not listen on {addr} within 2 minutes")
+}
+
+/// Forwards every connection to `listener` on to `target`.
+fn forward(listener: TcpListener, target: SocketAddr) {
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+}
+
+/// Stops `cargo lambda watch` as Ctrl-C would, so it stops the function processes too.
+async fn stop(mut child: Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
 }
 
 #[tokio::main]
@@ -74,10 +191,6 @@ async fn main() -> anyhow::Result<()> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join(".local"));
     std::fs::create_dir_all(&state)?;
-    let api_port = port("LOCAL_API_PORT", 3000)?;
-
-    println!("Building send-otp and verify-otp ...");
-    let bin = build_functions(&root).await?;
 
     let (endpoint, _dynalite) = dynamodb(port("LOCAL_DYNAMODB_PORT", 8000)?, &state).await?;
     if table::ensure_table(&local_client(&endpoint), TABLE).await? {
@@ -94,37 +207,47 @@ async fn main() -> anyhow::Result<()> {
         plivo.url()
     );
 
-    let env = vec![
-        ("OTP_TABLE_NAME", TABLE.to_owned()),
-        ("OTP_SECRET", local_secret(&state)?),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
-        ("PLIVO_API_URL", plivo.url()),
-        ("PLIVO_AUTH_ID", SANDBOX_AUTH_ID.to_owned()),
-        ("PLIVO_AUTH_TOKEN", SANDBOX_AUTH_TOKEN.to_owned()),
-        ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
-        // Locally any region may be tried; a deployment must choose (template.yaml).
-        ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
-    ];
-    let addr = SocketAddr::from(([127, 0, 0, 1], api_port));
-    let mut api = LocalApi::start(&bin, &env, addr)
-        .await
-        .context("serve the API (set LOCAL_API_PORT to use another port)")?;
-    let addr = api.addr;
-    let invoke_port = port("LOCAL_INVOKE_PORT", 9000)?;
-    let functions = vec![
-        ("send-otp".to_owned(), api.send.runtime.clone()),
-        ("verify-otp".to_owned(), api.verify.runtime.clone()),
-    ];
-    // `cargo lambda invoke` sends to [::1]:9000 by default; serve IPv4 loopback too.
-    let invoke = invoke_api::serve(
+    let env = env_file(
+        &state,
         &[
-            SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], invoke_port)),
-            SocketAddr::from(([127, 0, 0, 1], invoke_port)),
+            ("OTP_TABLE_NAME", TABLE.to_owned()),
+            ("OTP_SECRET", local_secret(&state)?),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+            ("PLIVO_API_URL", plivo.url()),
+            ("PLIVO_AUTH_ID", SANDBOX_AUTH_ID.to_owned()),
+            ("PLIVO_AUTH_TOKEN", SANDBOX_AUTH_TOKEN.to_owned()),
+            ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
+            // Locally any region may be tried; a deployment must choose (template.yaml).
+            ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
         ],
-        functions,
-    )
-    .await
-    .context("serve the Lambda Invoke API (set LOCAL_INVOKE_PORT to use another port)")?;
+    )?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], api_port(port("LOCAL_API_PORT", 3000)?)?));
+    let mut functions = watch(&root, addr, &env)?;
+    if let Err(e) = ready(addr, &mut functions).await {
+        stop(functions).await;
+        return Err(e.context("serve the API (set LOCAL_API_PORT to use another port)"));
+    }
+
+    // `cargo lambda invoke` sends to [::1]:9000 by default; serve IPv4 loopback too.
+    let invoke_port = port("LOCAL_INVOKE_PORT", 9000)?;
+    let mut invoke = Vec::new();
+    for ip in ["::1", "127.0.0.1"] {
+        let listener = match TcpListener::bind((ip, invoke_port)).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                stop(functions).await;
+                return Err(e).context(format!(
+                    "listen on {ip} port {invoke_port} for the Lambda Invoke API \
+                     (set LOCAL_INVOKE_PORT to use another port)"
+                ));
+            }
+        };
+        invoke.push(listener.local_addr()?);
+        forward(listener, addr);
+    }
     println!("Lambda Invoke API for `cargo lambda invoke`: {}", invoke[1]);
     println!(
         "\nThe OTP service is running at http://{addr}\n\n  \
@@ -136,10 +259,12 @@ async fn main() -> anyhow::Result<()> {
         plivo.url()
     );
 
+    let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("\nStopping."),
-        status = api.send.child.wait() => bail!("send-otp exited ({status:?}); see its log above"),
-        status = api.verify.child.wait() => bail!("verify-otp exited ({status:?}); see its log above"),
+        _ = terminate.recv() => println!("\nStopping."),
+        status = functions.wait() => bail!("cargo lambda watch exited ({status:?}); see its output above"),
     }
+    stop(functions).await;
     Ok(())
 }
