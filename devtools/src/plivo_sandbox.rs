@@ -18,6 +18,10 @@ use crate::random_hex;
 
 /// How many messages `GET /messages` keeps.
 const KEEP: usize = 100;
+/// The sandbox's credentials: they open nothing but a sandbox.
+const AUTH_ID: &str = "MALOCALSANDBOX000000";
+const AUTH_TOKEN: &str = "local-sandbox-token";
+const SENDER_ID: &str = "+14155550100";
 
 #[derive(Clone)]
 struct Sandbox {
@@ -126,17 +130,13 @@ async fn list_messages(State(sandbox): State<Sandbox>) -> Json<Value> {
 }
 
 impl PlivoSandbox {
-    /// Serves on `addr` (port 0: any free port) until the process ends.
-    pub async fn start(
-        addr: SocketAddr,
-        auth_id: &str,
-        auth_token: &str,
-        print: bool,
-    ) -> anyhow::Result<Self> {
+    /// Serves on `addr` (port 0: any free port) until the process ends; with `print`, shows
+    /// each SMS on standard output.
+    pub async fn start(addr: SocketAddr, print: bool) -> anyhow::Result<Self> {
         let messages = Arc::new(Mutex::new(Vec::new()));
         let state = Sandbox {
-            auth_id: auth_id.to_owned(),
-            auth_token: auth_token.to_owned(),
+            auth_id: AUTH_ID.to_owned(),
+            auth_token: AUTH_TOKEN.to_owned(),
             messages: messages.clone(),
             print,
         };
@@ -152,6 +152,16 @@ impl PlivoSandbox {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The settings that point a function at this sandbox.
+    pub fn function_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PLIVO_API_URL", self.url()),
+            ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
+            ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+            ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
+        ]
     }
 
     /// Messages received so far, oldest first.

@@ -14,8 +14,6 @@ use otp_devtools::runtime_api::Outcome;
 use otp_devtools::{repo_root, table};
 use serde_json::{Value, json};
 
-const AUTH_ID: &str = "MAE2ETESTAUTHID00000";
-const AUTH_TOKEN: &str = "e2e-sandbox-token";
 const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 
 struct Deployment {
@@ -44,24 +42,16 @@ async fn deploy() -> Deployment {
     table::create_table(&local_client(&dynalite.endpoint()), "otp-e2e")
         .await
         .unwrap();
-    let plivo = PlivoSandbox::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        AUTH_ID,
-        AUTH_TOKEN,
-        false,
-    )
-    .await
-    .unwrap();
-    let env = vec![
+    let plivo = PlivoSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), false)
+        .await
+        .unwrap();
+    let mut env = vec![
         ("OTP_TABLE_NAME", "otp-e2e".to_owned()),
         ("OTP_SECRET", SECRET.to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynalite.endpoint()),
-        ("PLIVO_API_URL", plivo.url()),
-        ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
-        ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
         ("OTP_ALLOWED_COUNTRIES", "US,CA,GB".to_owned()),
     ];
+    env.extend(plivo.function_env());
     let timeout = Duration::from_secs(15);
     let start = |binary, name| LocalFunction::start(binary, name, &env, timeout);
     Deployment {

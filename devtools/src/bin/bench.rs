@@ -31,8 +31,6 @@ use otp_devtools::{repo_root, table};
 use serde_json::Value;
 
 const TABLE: &str = "otp-bench";
-const AUTH_ID: &str = "MABENCHAUTHID0000000";
-const AUTH_TOKEN: &str = "bench-sandbox-token";
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// What `sam build` builds (the Makefile's `LAMBDA_TARGET`).
 const DEPLOYED_TARGET: &str = "aarch64-unknown-linux-musl";
@@ -191,24 +189,14 @@ async fn setup() -> anyhow::Result<Setup> {
     let dynalite = Dynalite::start(0, None)?;
     table::create_table(&local_client(&dynalite.endpoint()), TABLE).await?;
     let proxy = DynamoDbProxy::start(&dynalite.endpoint()).await?;
-    let plivo = PlivoSandbox::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        AUTH_ID,
-        AUTH_TOKEN,
-        false,
-    )
-    .await?;
-    let env = vec![
+    let plivo = PlivoSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), false).await?;
+    let mut env = vec![
         ("OTP_TABLE_NAME", TABLE.to_owned()),
         (
             "OTP_SECRET",
             "bench-secret-bench-secret-bench-secret".to_owned(),
         ),
         ("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint()),
-        ("PLIVO_API_URL", plivo.url()),
-        ("PLIVO_AUTH_ID", AUTH_ID.to_owned()),
-        ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("PLIVO_SENDER_ID", "+14155550100".to_owned()),
         // The deployed defaults: an allow-list, and the per-minute SMS budget on (sharded),
         // raised so the run is not refused.
         ("OTP_ALLOWED_COUNTRIES", "US,CA,GB,DE,FR".to_owned()),
@@ -222,6 +210,7 @@ async fn setup() -> anyhow::Result<Setup> {
             std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "INFO".to_owned()),
         ),
     ];
+    env.extend(plivo.function_env());
     Ok(Setup {
         env,
         proxy,

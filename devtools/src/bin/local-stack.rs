@@ -29,10 +29,6 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 
 const TABLE: &str = "otp-local";
-/// Sandbox credentials: they only open the local Plivo sandbox.
-const SANDBOX_AUTH_ID: &str = "MALOCALSANDBOX000000";
-const SANDBOX_AUTH_TOKEN: &str = "local-sandbox-token";
-const SENDER_ID: &str = "+14155550100";
 
 fn port(var: &str, default: u16) -> anyhow::Result<u16> {
     match std::env::var(var) {
@@ -198,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let plivo_addr = SocketAddr::from(([127, 0, 0, 1], port("LOCAL_PLIVO_PORT", 8010)?));
-    let plivo = PlivoSandbox::start(plivo_addr, SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN, true)
+    let plivo = PlivoSandbox::start(plivo_addr, true)
         .await
         .context("start the Plivo sandbox")?;
     println!(
@@ -207,23 +203,18 @@ async fn main() -> anyhow::Result<()> {
         plivo.url()
     );
 
-    let env = env_file(
-        &state,
-        &[
-            ("OTP_TABLE_NAME", TABLE.to_owned()),
-            ("OTP_SECRET", local_secret(&state)?),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-            ("PLIVO_API_URL", plivo.url()),
-            ("PLIVO_AUTH_ID", SANDBOX_AUTH_ID.to_owned()),
-            ("PLIVO_AUTH_TOKEN", SANDBOX_AUTH_TOKEN.to_owned()),
-            ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
-            // Locally any region may be tried; a deployment must choose (template.yaml).
-            ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
-        ],
-    )?;
+    let mut env = vec![
+        ("OTP_TABLE_NAME", TABLE.to_owned()),
+        ("OTP_SECRET", local_secret(&state)?),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        // Locally any region may be tried; a deployment must choose (template.yaml).
+        ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
+    ];
+    env.extend(plivo.function_env());
+    let env = env_file(&state, &env)?;
     let addr = SocketAddr::from(([127, 0, 0, 1], api_port(port("LOCAL_API_PORT", 3000)?)?));
     let mut functions = watch(&root, addr, &env)?;
     if let Err(e) = ready(addr, &mut functions).await {
