@@ -35,7 +35,7 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
     let logs = LogBuffer::default();
     telemetry::init_with_writer(logs.clone());
 
-    let stack = Stack::new(&[("OTP_MAX_ATTEMPTS", "2")]).await;
+    let stack = Stack::new("OTP_MAX_ATTEMPTS=2").await;
     let sender = stack.sender();
     let verifier = stack.verifier();
     let phone = r#"{"phoneNumber":"+1 (415) 555-2671"}"#;
@@ -64,7 +64,7 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
         400
     );
 
-    let failing = Stack::with_plivo(Plivo::failing(500).await, &[]).await;
+    let failing = Stack::with_plivo(Plivo::failing(500).await, "").await;
     assert_eq!(
         send_otp(&failing.sender(), req("send", phone))
             .await
@@ -74,11 +74,7 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
     let failed_code = code_in(failing.plivo.sent().await[0]["text"].as_str().unwrap());
 
     // A tripped range limit is logged with the range, never the number.
-    let ranged = Stack::new(&[
-        ("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", "1"),
-        ("OTP_PREFIX_DIGITS", "3"),
-    ])
-    .await;
+    let ranged = Stack::new("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR=1 OTP_PREFIX_DIGITS=3").await;
     let ranged_sender = ranged.sender();
     for number in ["+14155552671", "+14155552672"] {
         let body = format!(r#"{{"phoneNumber":"{number}"}}"#);
@@ -89,15 +85,10 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
     let quoting = wiremock::MockServer::start().await;
     let error = format!("{}+14155552671 is not a valid destination", "x".repeat(489));
     wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(
-            wiremock::ResponseTemplate::new(400).set_body_json(serde_json::json!({
-                "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
-                "error": error,
-            })),
-        )
+        .respond_with(plivo_error(400, &error))
         .mount(&quoting)
         .await;
-    let quoted = Stack::with_plivo(Plivo { server: quoting }, &[]).await;
+    let quoted = Stack::with_plivo(Plivo { server: quoting }, "").await;
     assert_eq!(
         send_otp(&quoted.sender(), req("send", phone))
             .await
@@ -121,15 +112,10 @@ async fn logs_never_contain_codes_secrets_or_full_numbers() {
             .is_ok()
         })
         .unwrap();
-    let longest = longest.to_string();
-    let widest = Stack::new(&[
-        ("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", "1"),
-        ("OTP_PREFIX_DIGITS", &longest),
-        (
-            "OTP_ALLOWED_NUMBER_TYPES",
-            "mobile,fixed_line_or_mobile,fixed_line",
-        ),
-    ])
+    let widest = Stack::new(&format!(
+        "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR=1 OTP_PREFIX_DIGITS={longest} \
+         OTP_ALLOWED_NUMBER_TYPES=mobile,fixed_line_or_mobile,fixed_line"
+    ))
     .await;
     let before = logs.text().len();
     let widest_sender = widest.sender();

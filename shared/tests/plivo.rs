@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use otp_shared::config::{FromEnv, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
-use otp_shared::sms::{PlivoSmsSender, RetryPolicy, SmsError, SmsSender};
+use otp_shared::sms::{PlivoSmsSender, SmsError, SmsSender};
 use secrecy::SecretString;
 use wiremock::matchers::{basic_auth, body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 fn to() -> PhoneNumber {
     PhoneNumber::parse("+14155552671").unwrap()
@@ -18,21 +18,6 @@ fn to() -> PhoneNumber {
 
 fn text() -> SecretString {
     SecretString::from("Your verification code is 123456.")
-}
-
-fn queued() -> ResponseTemplate {
-    ResponseTemplate::new(202).set_body_json(serde_json::json!({
-        "api_id": "db342550-7c87-11e9-86c7-0242ac110002",
-        "message": "message(s) queued",
-        "message_uuid": ["db3ce55a-7c87-11e9-86c7-0242ac110002"],
-    }))
-}
-
-fn plivo_error(status: u16, error: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(serde_json::json!({
-        "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
-        "error": error,
-    }))
 }
 
 fn client(server: &MockServer) -> PlivoSmsSender {
@@ -164,12 +149,7 @@ async fn a_server_that_never_answers_is_given_up_within_the_budget() {
         .respond_with(queued().set_delay(Duration::from_secs(30)))
         .mount(&server)
         .await;
-    let policy = RetryPolicy {
-        max_attempts: 3,
-        total_budget: Duration::from_millis(1200),
-        attempt_timeout: Duration::from_millis(300),
-        base_backoff: Duration::from_millis(20),
-    };
+    let policy = short_attempts(Duration::from_millis(1200));
     let sender = PlivoSmsSender::new(&plivo_config(&server.uri()), policy).unwrap();
     let started = Instant::now();
     let err = sender.send(&to(), &text()).await.unwrap_err();

@@ -12,26 +12,13 @@ use otp_devtools::dynamodb_proxy::Behaviour;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;
-use otp_shared::sms::{PlivoSmsSender, RetryPolicy, SmsError, SmsSender};
+use otp_shared::sms::{PlivoSmsSender, SmsError, SmsSender};
 use rand::RngExt;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// The status, body and `Retry-After` a caller would see for a verify outcome.
-fn seen(result: &Result<(), OtpError>) -> (u16, String, Option<String>) {
-    match result {
-        Ok(()) => (200, String::new(), None),
-        Err(e) => {
-            let r = otp_shared::http::error_response(e);
-            let retry_after = r.headers().get("retry-after");
-            (
-                r.status().as_u16(),
-                String::from_utf8(r.body().to_vec()).unwrap(),
-                retry_after.map(|v| v.to_str().unwrap().to_owned()),
-            )
-        }
-    }
-}
+/// The lock after ten wrong guesses in a row, with no hourly budget in its way.
+const LOCK_AT_10: &str = "OTP_MAX_CONSECUTIVE_FAILURES=10 OTP_MAX_FAILURES_PER_HOUR=0";
 
 /// Finding 1: guesses checked before they were counted. 100 warm verifier instances (each
 /// with its own DynamoDB client) are released together with 99 wrong guesses and the right
@@ -47,7 +34,7 @@ fn seen(result: &Result<(), OtpError>) -> (u16, String, Option<String>) {
 async fn a_burst_of_guesses_compares_at_most_max_attempts_with_the_code() {
     const INSTANCES: usize = 100;
     const TRIALS: u32 = 30;
-    let stack = Stack::new(&[]).await;
+    let stack = Stack::new("").await;
     let verifiers: Vec<_> = (0..INSTANCES)
         .map(|_| Arc::new(stack.patient_verifier()))
         .collect();
@@ -73,7 +60,7 @@ async fn a_burst_of_guesses_compares_at_most_max_attempts_with_the_code() {
             let (verifier, barrier, number) = (verifier.clone(), barrier.clone(), number.clone());
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
-                verifier.verify(&number, &code(&guess), &ANYONE).await
+                verifier.guess(&number, &guess).await
             }));
         }
         let (mut compared, mut right) = (0, 0);
@@ -104,7 +91,7 @@ async fn a_burst_of_guesses_compares_at_most_max_attempts_with_the_code() {
 /// until the lock expires, a day after the last failure by default.
 #[tokio::test]
 async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
-    let stack = Stack::new(&[("OTP_MAX_CONSECUTIVE_FAILURES", "100")]).await;
+    let stack = Stack::new("OTP_MAX_CONSECUTIVE_FAILURES=100").await;
     let number = us(0);
     // Patient instances: an SDK retry after a timeout on a busy machine could count a guess
     // twice (never zero times), and this test counts exactly.
@@ -125,10 +112,7 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
                 other => panic!("hour {hour}: unexpected {other:?}"),
             }
             loop {
-                match verifier
-                    .verify(&number, &code(&wrong(&last_code)), &ANYONE)
-                    .await
-                {
+                match verifier.guess(&number, &wrong(&last_code)).await {
                     Err(OtpError::InvalidOtp) => counted += 1,
                     Err(OtpError::TooManyAttempts { .. }) => {
                         counted += 1;
@@ -146,7 +130,7 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
         "wrong guesses counted before the number locked"
     );
     // Locked: the right code of the last message does not verify, a new code is not sent.
-    let r = verifier.verify(&number, &code(&last_code), &ANYONE).await;
+    let r = verifier.guess(&number, &last_code).await;
     match r {
         Err(OtpError::TooManyAttempts { retry_after }) => assert!(retry_after > 3600),
         other => panic!("a locked number verified: {other:?}"),
@@ -157,46 +141,31 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
     sender.send(&number, &ANYONE).await.unwrap();
     assert_eq!(stack.plivo.sent().await.len(), sent + 1);
     let fresh = stack.plivo.last_code().await;
-    verifier
-        .verify(&number, &code(&fresh), &ANYONE)
-        .await
-        .unwrap();
+    verifier.guess(&number, &fresh).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_right_code_resets_the_consecutive_failures() {
-    let stack = Stack::new(&[
-        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
-        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
-        ("OTP_MAX_ATTEMPTS", "100"),
-    ])
-    .await;
+    let stack = Stack::new(&format!("{LOCK_AT_10} OTP_MAX_ATTEMPTS=100")).await;
     let number = us(1);
     let (sender, verifier) = (stack.sender(), stack.verifier());
     for _ in 0..3 {
         sender.send(&number, &ANYONE).await.unwrap();
         let right = stack.plivo.last_code().await;
         for _ in 0..9 {
-            let r = verifier
-                .verify(&number, &code(&wrong(&right)), &ANYONE)
-                .await;
+            let r = verifier.guess(&number, &wrong(&right)).await;
             assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
         }
-        verifier
-            .verify(&number, &code(&right), &ANYONE)
-            .await
-            .unwrap();
+        verifier.guess(&number, &right).await.unwrap();
         stack.clock.advance(30);
     }
     // Without a success in between, the tenth failure locks.
     sender.send(&number, &ANYONE).await.unwrap();
     let right = stack.plivo.last_code().await;
     for _ in 0..10 {
-        let _ = verifier
-            .verify(&number, &code(&wrong(&right)), &ANYONE)
-            .await;
+        let _ = verifier.guess(&number, &wrong(&right)).await;
     }
-    let r = verifier.verify(&number, &code(&right), &ANYONE).await;
+    let r = verifier.guess(&number, &right).await;
     assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
 }
 
@@ -206,7 +175,7 @@ async fn a_right_code_resets_the_consecutive_failures() {
 /// tell when a code was sent) and the DynamoDB requests of each guess.
 #[tokio::test]
 async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
-    let stack = Stack::new(&[]).await;
+    let stack = Stack::new("").await;
     let (pending, idle) = (us(10), us(11));
     let right = stack.send(&pending, &ANYONE).await;
     let verifier = stack.verifier();
@@ -215,9 +184,7 @@ async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
     for _ in 0..12 {
         for (i, number) in [&pending, &idle].into_iter().enumerate() {
             stack.requests.reset();
-            let r = verifier
-                .verify(number, &code(&wrong(&right)), &ANYONE)
-                .await;
+            let r = verifier.guess(number, &wrong(&right)).await;
             answers[i].push(seen(&r));
             requests[i].push(stack.requests.by_operation());
         }
@@ -240,20 +207,15 @@ async fn wrong_guesses_read_the_same_with_or_without_a_pending_code() {
 /// the counts when it is consumed.
 #[tokio::test]
 async fn a_used_code_answers_a_run_of_guesses_like_no_code() {
-    let stack = Stack::new(&[]).await;
+    let stack = Stack::new("").await;
     let (used, never) = (us(12), us(13));
     let right = stack.send(&used, &ANYONE).await;
     let verifier = stack.verifier();
-    verifier
-        .verify(&used, &code(&right), &ANYONE)
-        .await
-        .unwrap();
+    verifier.guess(&used, &right).await.unwrap();
     let mut answers = [Vec::new(), Vec::new()];
     for _ in 0..8 {
         for (i, number) in [&used, &never].into_iter().enumerate() {
-            let r = verifier
-                .verify(number, &code(&wrong(&right)), &ANYONE)
-                .await;
+            let r = verifier.guess(number, &wrong(&right)).await;
             answers[i].push(seen(&r));
         }
     }
@@ -265,7 +227,7 @@ async fn a_used_code_answers_a_run_of_guesses_like_no_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_right_code_verifies_once_even_across_a_restore() {
     for trial in 0..5 {
-        let stack = Stack::new(&[("OTP_RESEND_COOLDOWN_SECONDS", "0")]).await;
+        let stack = Stack::new("OTP_RESEND_COOLDOWN_SECONDS=0").await;
         let number = us(50 + trial);
         let right = stack.send(&number, &ANYONE).await;
         let failing_plivo = Plivo::failing(400).await;
@@ -284,7 +246,7 @@ async fn a_right_code_verifies_once_even_across_a_restore() {
                 right.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                v.verify(&number, &code(&right), &ANYONE).await.is_ok()
+                v.guess(&number, &right).await.is_ok()
             }));
         }
         let (f, n) = (failing.clone(), number.clone());
@@ -303,17 +265,12 @@ async fn a_right_code_verifies_once_even_across_a_restore() {
 /// before it is compared: at most five compared.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_on_the_restart_path_compares_at_most_max_attempts() {
-    let stack = Stack::new(&[
-        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
-        ("OTP_LOCKOUT_SECONDS", "3600"),
-        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
-    ])
-    .await;
+    let stack = Stack::new(&format!("{LOCK_AT_10} OTP_LOCKOUT_SECONDS=3600")).await;
     let number = us(60);
     let (sender, verifier) = (stack.sender(), stack.verifier());
     sender.send(&number, &ANYONE).await.unwrap();
     for _ in 0..4 {
-        let _ = verifier.verify(&number, &code("000000"), &ANYONE).await;
+        let _ = verifier.guess(&number, "000000").await;
     }
     stack.clock.advance(3601);
     sender.send(&number, &ANYONE).await.unwrap();
@@ -329,7 +286,7 @@ async fn a_burst_on_the_restart_path_compares_at_most_max_attempts() {
         let guess = format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            v.verify(&number, &code(&guess), &ANYONE).await
+            v.guess(&number, &guess).await
         }));
     }
     let mut compared = 0;
@@ -343,17 +300,17 @@ async fn a_burst_on_the_restart_path_compares_at_most_max_attempts() {
     assert!(compared <= 5, "{compared} compared");
 }
 
-/// Finding 4: a /48 holds 65,536 /64s; rotating through them dodged the per-IP limits.
+/// Finding 4: a /48 holds 65,536 /64s; rotating through them dodged the per-IP limits. One
+/// /48 spends its send limit and, from another /48, its failure budget; a third is untouched.
 #[tokio::test]
 async fn rotating_64s_inside_one_48_meets_the_48_limits() {
-    let stack = Stack::new(&[
-        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "2"),
-        ("OTP_MAX_SENDS_PER_IPV6_48_PER_HOUR", "5"),
-        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0"),
-    ])
+    let stack = Stack::new(
+        "OTP_MAX_SENDS_PER_IP_PER_HOUR=2 OTP_MAX_SENDS_PER_IPV6_48_PER_HOUR=5 \
+         OTP_MAX_FAILURES_PER_IP_PER_HOUR=3 OTP_MAX_FAILURES_PER_IPV6_48_PER_HOUR=6",
+    )
     .await;
-    let sender = stack.sender();
-    let mut sent = 0;
+    let (sender, verifier) = (stack.sender(), stack.verifier());
+    let (mut sent, mut counted) = (0, 0);
     for i in 0..20 {
         let caller = from(&format!("2001:db8:aaaa:{i:x}::1"));
         for n in 0..2 {
@@ -361,26 +318,6 @@ async fn rotating_64s_inside_one_48_meets_the_48_limits() {
                 sent += 1;
             }
         }
-    }
-    assert_eq!(sent, 5);
-    // Another /48 is not affected.
-    sender
-        .send(&us(100), &from("2001:db8:bbbb:1::1"))
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn rotating_64s_inside_one_48_meets_the_48_failure_budget() {
-    let stack = Stack::new(&[
-        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
-        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "3"),
-        ("OTP_MAX_FAILURES_PER_IPV6_48_PER_HOUR", "6"),
-    ])
-    .await;
-    let verifier = stack.verifier();
-    let mut counted = 0;
-    for i in 0..20 {
         let caller = from(&format!("2001:db8:cccc:{i:x}::1"));
         let r = verifier
             .verify(&us(200 + i), &code("123456"), &caller)
@@ -389,7 +326,11 @@ async fn rotating_64s_inside_one_48_meets_the_48_failure_budget() {
             counted += 1;
         }
     }
-    assert_eq!(counted, 6);
+    assert_eq!((sent, counted), (5, 6));
+    sender
+        .send(&us(100), &from("2001:db8:bbbb:1::1"))
+        .await
+        .unwrap();
 }
 
 /// Finding 6: Plivo's Basic-auth token must never travel in clear to a remote host.
@@ -436,12 +377,7 @@ async fn a_read_timeout_is_not_retried() {
         .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(10)))
         .mount(&server)
         .await;
-    let policy = RetryPolicy {
-        max_attempts: 3,
-        total_budget: Duration::from_millis(1500),
-        attempt_timeout: Duration::from_millis(300),
-        base_backoff: Duration::from_millis(20),
-    };
+    let policy = short_attempts(Duration::from_millis(1500));
     let sender = PlivoSmsSender::new(&plivo_config(&server.uri()), policy).unwrap();
     let text = secrecy::SecretString::from("Your verification code is 123456.");
     let err = sender.send(&us(0), &text).await.unwrap_err();
@@ -455,45 +391,30 @@ async fn a_read_timeout_is_not_retried() {
 /// Finding 7: a resend whose SMS fails used to leave the user with no valid code at all.
 #[tokio::test]
 async fn a_failed_resend_keeps_the_previous_code() {
-    let server = MockServer::start().await;
+    let plivo = Plivo::accepting_once().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202).set_body_json(serde_json::json!({
-            "api_id": "a", "message": "message(s) queued", "message_uuid": ["b"],
-        })))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
-            "api_id": "c", "error": "simulated failure",
-        })))
+        .respond_with(plivo_error(500, "simulated failure"))
         .with_priority(2)
-        .mount(&server)
+        .mount(&plivo.server)
         .await;
-    let stack = Stack::with_plivo(Plivo { server }, &[]).await;
+    let stack = Stack::with_plivo(plivo, "").await;
     let number = us(0);
     let sender = stack.sender();
     sender.send(&number, &ANYONE).await.unwrap();
     let first = stack.plivo.last_code().await;
     let verifier = stack.verifier();
-    let _ = verifier
-        .verify(&number, &code(&wrong(&first)), &ANYONE)
-        .await;
+    let _ = verifier.guess(&number, &wrong(&first)).await;
 
     stack.clock.advance(30);
     let r = sender.send(&number, &ANYONE).await;
     assert!(matches!(r, Err(OtpError::SmsFailed(_))), "{r:?}");
     let undelivered = stack.plivo.last_code().await;
     if undelivered != first {
-        let r = verifier.verify(&number, &code(&undelivered), &ANYONE).await;
+        let r = verifier.guess(&number, &undelivered).await;
         assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
     }
     // The first code works again, with the attempts it had left (not a fresh five).
-    verifier
-        .verify(&number, &code(&first), &ANYONE)
-        .await
-        .unwrap();
+    verifier.guess(&number, &first).await.unwrap();
 
     // The failed send counted against the cooldown: Plivo may have delivered it.
     stack.clock.advance(10);
@@ -506,7 +427,7 @@ async fn a_failed_resend_keeps_the_previous_code() {
 
 #[tokio::test]
 async fn a_failed_resend_does_not_restore_fresh_attempts() {
-    let stack = Stack::with_plivo(Plivo::failing(500).await, &[("OTP_MAX_ATTEMPTS", "3")]).await;
+    let stack = Stack::with_plivo(Plivo::failing(500).await, "OTP_MAX_ATTEMPTS=3").await;
     // First code delivered through a working Plivo, two of three attempts used.
     let good = Plivo::accepting().await;
     let number = us(1);
@@ -523,16 +444,12 @@ async fn a_failed_resend_does_not_restore_fresh_attempts() {
     let first = good.last_code().await;
     let verifier = stack.verifier();
     for _ in 0..2 {
-        let _ = verifier
-            .verify(&number, &code(&wrong(&first)), &ANYONE)
-            .await;
+        let _ = verifier.guess(&number, &wrong(&first)).await;
     }
     stack.clock.advance(30);
     assert!(stack.sender().send(&number, &ANYONE).await.is_err());
     // One attempt left on the restored code, not three.
-    let r = verifier
-        .verify(&number, &code(&wrong(&first)), &ANYONE)
-        .await;
+    let r = verifier.guess(&number, &wrong(&first)).await;
     assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
 }
 
@@ -549,7 +466,7 @@ async fn letters_in_phone_numbers_are_refused_and_nothing_is_sent() {
     ] {
         assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
     }
-    let stack = Stack::new(&[]).await;
+    let stack = Stack::new("").await;
     for bad in ["+1415555ABCD", "+1 415 555 CALL"] {
         let body = serde_json::json!({ "phoneNumber": bad }).to_string();
         let mut req =
@@ -602,7 +519,7 @@ fn the_template_makes_the_operator_choose_countries_and_caps_sms_per_minute() {
 /// `make test` runs this file both ways; this checks the run is the one it says it is.
 #[tokio::test]
 async fn a_refused_send_reads_the_item_only_when_dynamodb_does_not_return_it() {
-    let stack = Stack::new(&[("OTP_MAX_SENDS_PER_MINUTE", "0")]).await;
+    let stack = Stack::new("OTP_MAX_SENDS_PER_MINUTE=0").await;
     let sender = stack.sender();
     sender.send(&us(0), &ANYONE).await.unwrap();
     stack.requests.reset();
@@ -626,12 +543,12 @@ async fn a_refused_send_reads_the_item_only_when_dynamodb_does_not_return_it() {
     assert_eq!(requests, expected);
 }
 
-fn quiet_except_budget(budget: &'static str) -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("OTP_MAX_SENDS_PER_MINUTE", budget),
-        ("OTP_MAX_SENDS_PER_IP_PER_HOUR", "0"),
-        ("OTP_MAX_FAILURES_PER_IP_PER_HOUR", "0"),
-    ]
+/// A stack with an SMS budget of 100 a minute and no per-IP limits, whose DynamoDB behaves as
+/// `behaviour` says.
+async fn budget_of_100(behaviour: Behaviour) -> Stack {
+    let settings = "OTP_MAX_SENDS_PER_MINUTE=100 OTP_MAX_SENDS_PER_IP_PER_HOUR=0 \
+                    OTP_MAX_FAILURES_PER_IP_PER_HOUR=0";
+    Stack::with_dynamodb(Plivo::accepting().await, settings, behaviour).await
 }
 
 /// Finding 11: the per-minute SMS budget is one hot key if it is one item. Sharded, and with
@@ -644,12 +561,7 @@ async fn the_sms_budget_answers_429_never_503_when_its_keys_are_throttled() {
         max_writes_per_key_per_second: Some(20),
         ..Behaviour::default()
     };
-    let stack = Stack::with_dynamodb(
-        Plivo::accepting().await,
-        &quiet_except_budget("100"),
-        behaviour,
-    )
-    .await;
+    let stack = budget_of_100(behaviour).await;
     let instances: Vec<_> = (0..30).map(|_| Arc::new(stack.patient_sender())).collect();
     let barrier = Arc::new(tokio::sync::Barrier::new(300));
     let mut tasks = Vec::new();
@@ -687,12 +599,7 @@ async fn a_throttled_shard_sends_the_request_to_another() {
         throttle_keys_starting_with: Some("global#shard0#".into()),
         ..Behaviour::default()
     };
-    let stack = Stack::with_dynamodb(
-        Plivo::accepting().await,
-        &quiet_except_budget("100"),
-        behaviour,
-    )
-    .await;
+    let stack = budget_of_100(behaviour).await;
     let sender = stack.sender();
     for i in 0..10 {
         sender.send(&us(i), &ANYONE).await.unwrap();
@@ -702,12 +609,7 @@ async fn a_throttled_shard_sends_the_request_to_another() {
         throttle_keys_starting_with: Some("global#".into()),
         ..Behaviour::default()
     };
-    let stack = Stack::with_dynamodb(
-        Plivo::accepting().await,
-        &quiet_except_budget("100"),
-        behaviour,
-    )
-    .await;
+    let stack = budget_of_100(behaviour).await;
     let r = stack.sender().send(&us(0), &ANYONE).await;
     assert!(matches!(r, Err(OtpError::RateLimited { .. })), "{r:?}");
     assert!(stack.plivo.sent().await.is_empty());
@@ -717,21 +619,14 @@ async fn a_throttled_shard_sends_the_request_to_another() {
 /// its count of consecutive failures unlocks it.
 #[tokio::test]
 async fn an_operator_can_find_a_locked_number_and_clear_the_lock() {
-    let stack = Stack::new(&[
-        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
-        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
-        ("OTP_MAX_ATTEMPTS", "100"),
-    ])
-    .await;
+    let stack = Stack::new(&format!("{LOCK_AT_10} OTP_MAX_ATTEMPTS=100")).await;
     let number = us(7);
     let right = stack.send(&number, &ANYONE).await;
     let verifier = stack.verifier();
     for _ in 0..10 {
-        let _ = verifier
-            .verify(&number, &code(&wrong(&right)), &ANYONE)
-            .await;
+        let _ = verifier.guess(&number, &wrong(&right)).await;
     }
-    let r = verifier.verify(&number, &code(&right), &ANYONE).await;
+    let r = verifier.guess(&number, &right).await;
     assert!(matches!(r, Err(OtpError::TooManyAttempts { .. })), "{r:?}");
 
     let out = std::process::Command::new(repo_root().join("scripts/phone-key"))
@@ -754,27 +649,21 @@ async fn an_operator_can_find_a_locked_number_and_clear_the_lock() {
         .send()
         .await
         .expect("the key names the number's item");
-    verifier
-        .verify(&number, &code(&right), &ANYONE)
-        .await
-        .unwrap();
+    verifier.guess(&number, &right).await.unwrap();
 }
 
 /// A run of failures that has run out starts again at the next guess: concurrent guesses
 /// racing to restart it are all counted (none refused as if a limit held).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn guesses_racing_to_restart_an_expired_run_of_failures_are_all_counted() {
-    let stack = Stack::new(&[
-        ("OTP_MAX_CONSECUTIVE_FAILURES", "10"),
-        ("OTP_LOCKOUT_SECONDS", "3600"),
-        ("OTP_MAX_FAILURES_PER_HOUR", "0"),
-        ("OTP_MAX_ATTEMPTS", "100"),
-    ])
+    let stack = Stack::new(&format!(
+        "{LOCK_AT_10} OTP_MAX_ATTEMPTS=100 OTP_LOCKOUT_SECONDS=3600"
+    ))
     .await;
     let number = us(8);
     let verifier = stack.verifier();
     for _ in 0..5 {
-        let r = verifier.verify(&number, &code("123456"), &ANYONE).await;
+        let r = verifier.guess(&number, "123456").await;
         assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
     }
     stack.clock.advance(3600);
@@ -786,7 +675,7 @@ async fn guesses_racing_to_restart_an_expired_run_of_failures_are_all_counted() 
                 (Arc::new(stack.verifier()), barrier.clone(), number.clone());
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
-                verifier.verify(&number, &code("123456"), &ANYONE).await
+                verifier.guess(&number, "123456").await
             }));
         }
         let answers: Vec<_> = futures_answers(tasks).await;
@@ -820,7 +709,7 @@ async fn a_right_code_whose_consume_answer_was_lost_still_verifies_once() {
         delay_first_answer_to: Some(("REMOVE code_hash".into(), Duration::from_secs(6))),
         ..Behaviour::default()
     };
-    let stack = Stack::with_dynamodb(Plivo::accepting().await, &[], behaviour).await;
+    let stack = Stack::with_dynamodb(Plivo::accepting().await, "", behaviour).await;
     let number = us(9);
     let right = stack.send(&number, &ANYONE).await;
     // The held answer outlasts an attempt (3 s) by far; the operation has time for the
@@ -830,16 +719,13 @@ async fn a_right_code_whose_consume_answer_was_lost_still_verifies_once() {
         .attach(&stack.client_with_timeouts(Duration::from_secs(3), Duration::from_secs(60)));
     let verifier = stack.verifier_with(dynamodb);
     stack.requests.reset();
-    verifier
-        .verify(&number, &code(&right), &ANYONE)
-        .await
-        .unwrap();
+    verifier.guess(&number, &right).await.unwrap();
     let updates = stack.requests.by_operation()["UpdateItem"];
     assert!(
         updates >= 3,
         "count, consume, and the consume retried: {updates}"
     );
-    let again = verifier.verify(&number, &code(&right), &ANYONE).await;
+    let again = verifier.guess(&number, &right).await;
     assert!(matches!(again, Err(OtpError::InvalidOtp)), "{again:?}");
 }
 
@@ -847,31 +733,15 @@ async fn a_right_code_whose_consume_answer_was_lost_still_verifies_once() {
 /// out while the SMS was failing is not restored.
 #[tokio::test]
 async fn a_failed_resend_does_not_restore_a_code_that_expired_meanwhile() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(202).set_body_json(serde_json::json!({
-            "api_id": "a", "message": "message(s) queued", "message_uuid": ["b"],
-        })))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let stack = Stack::with_plivo(
-        Plivo { server },
-        &[
-            ("OTP_EXPIRY_SECONDS", "60"),
-            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
-        ],
-    )
-    .await;
+    let plivo = Plivo::accepting_once().await;
+    let stack =
+        Stack::with_plivo(plivo, "OTP_EXPIRY_SECONDS=60 OTP_RESEND_COOLDOWN_SECONDS=0").await;
     // The second message fails, and takes a second doing so.
     let clock = stack.clock.clone();
     Mock::given(method("POST"))
         .respond_with(move |_: &wiremock::Request| {
             clock.advance(1);
-            ResponseTemplate::new(400).set_body_json(serde_json::json!({
-                "api_id": "c", "error": "simulated failure",
-            }))
+            plivo_error(400, "simulated failure")
         })
         .with_priority(2)
         .mount(&stack.plivo.server)

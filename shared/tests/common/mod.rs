@@ -54,6 +54,55 @@ pub type Sender = SendOtp<DynamoDbStore, PlivoSmsSender>;
 /// A `verify-otp` instance as the function builds it.
 pub type Verifier = VerifyOtp<DynamoDbStore>;
 
+/// A guess as a caller makes it: the code as text, from [`ANYONE`] (most tests do not care who).
+pub trait Guess {
+    fn guess(
+        &self,
+        number: &PhoneNumber,
+        code: &str,
+    ) -> impl std::future::Future<Output = Result<(), OtpError>> + Send;
+}
+
+impl Guess for Verifier {
+    async fn guess(&self, number: &PhoneNumber, otp: &str) -> Result<(), OtpError> {
+        self.verify(number, &code(otp), &ANYONE).await
+    }
+}
+
+/// What the HTTP layer answers `err` with: the status and the body.
+pub fn answer(err: &OtpError) -> (u16, String) {
+    let response = otp_shared::http::error_response(err);
+    (response.status().as_u16(), body_text(&response))
+}
+
+/// The status, body and `Retry-After` a caller would see for a verify outcome.
+pub fn seen(result: &Result<(), OtpError>) -> (u16, String, Option<String>) {
+    let Err(e) = result else {
+        return (200, String::new(), None);
+    };
+    let response = otp_shared::http::error_response(e);
+    let retry_after = response.headers().get("retry-after");
+    let retry_after = retry_after.map(|v| v.to_str().unwrap().to_owned());
+    (
+        response.status().as_u16(),
+        body_text(&response),
+        retry_after,
+    )
+}
+
+/// Asserts that `result` is a 429 whose `Retry-After` is `retry_after` seconds.
+pub fn assert_rate_limited<T: std::fmt::Debug>(result: Result<T, OtpError>, retry_after: u64) {
+    match result {
+        Err(OtpError::RateLimited { retry_after: r }) => assert_eq!(r, retry_after),
+        other => panic!("expected rate limiting, got {other:?}"),
+    }
+}
+
+/// A response's body as text.
+pub fn body_text(response: &lambda_http::Response<lambda_http::Body>) -> String {
+    String::from_utf8(response.body().to_vec()).unwrap()
+}
+
 /// A clock that only moves when told to.
 #[derive(Debug)]
 pub struct ManualClock(AtomicU64);
@@ -118,6 +167,23 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client) -> String {
     name
 }
 
+/// Plivo's answer to an accepted message.
+pub fn queued() -> ResponseTemplate {
+    ResponseTemplate::new(202).set_body_json(serde_json::json!({
+        "api_id": "db342550-7c87-11e9-86c7-0242ac110002",
+        "message": "message(s) queued",
+        "message_uuid": ["db3ce55a-7c87-11e9-86c7-0242ac110002"],
+    }))
+}
+
+/// Plivo's answer to a refused message: `status` and its error body.
+pub fn plivo_error(status: u16, error: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(serde_json::json!({
+        "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
+        "error": error,
+    }))
+}
+
 /// A local server speaking Plivo's Message API.
 pub struct Plivo {
     pub server: MockServer,
@@ -135,11 +201,7 @@ impl Plivo {
             .and(path(message_path()))
             .and(basic_auth(PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN))
             .and(header("content-type", "application/json"))
-            .respond_with(ResponseTemplate::new(202).set_body_json(serde_json::json!({
-                "api_id": "db342550-7c87-11e9-86c7-0242ac110002",
-                "message": "message(s) queued",
-                "message_uuid": ["db3ce55a-7c87-11e9-86c7-0242ac110002"],
-            })))
+            .respond_with(queued())
             .mount(&server)
             .await;
         Self { server }
@@ -150,12 +212,20 @@ impl Plivo {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(message_path()))
-            .respond_with(
-                ResponseTemplate::new(status).set_body_json(serde_json::json!({
-                    "api_id": "3a4ef2c2-7c88-11e9-86c7-0242ac110002",
-                    "error": "simulated failure",
-                })),
-            )
+            .respond_with(plivo_error(status, "simulated failure"))
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    /// Accepts the first message only; the test mounts what answers the later ones (a
+    /// lower-priority mock).
+    pub async fn accepting_once() -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(queued())
+            .up_to_n_times(1)
+            .with_priority(1)
             .mount(&server)
             .await;
         Self { server }
@@ -214,6 +284,15 @@ pub fn plivo_config(api_url: &str) -> PlivoConfig {
         .map(str::to_owned)
     })
     .unwrap()
+}
+
+/// Three quick attempts of at most 300 ms each within `total_budget`.
+pub fn short_attempts(total_budget: std::time::Duration) -> RetryPolicy {
+    RetryPolicy {
+        total_budget,
+        attempt_timeout: std::time::Duration::from_millis(300),
+        ..quick_retry()
+    }
 }
 
 /// Retries kept short so failure tests stay quick; same logic as production.
@@ -276,21 +355,19 @@ pub struct Stack {
 }
 
 impl Stack {
-    pub async fn new(overrides: &[(&str, &str)]) -> Self {
-        Self::with_plivo(Plivo::accepting().await, overrides).await
+    /// A stack whose functions run with `settings` (`NAME=value` pairs, separated by
+    /// whitespace, as in an env file) on top of the deployed defaults.
+    pub async fn new(settings: &str) -> Self {
+        Self::with_plivo(Plivo::accepting().await, settings).await
     }
 
-    pub async fn with_plivo(plivo: Plivo, overrides: &[(&str, &str)]) -> Self {
-        Self::with_dynamodb(plivo, overrides, Behaviour::default()).await
+    pub async fn with_plivo(plivo: Plivo, settings: &str) -> Self {
+        Self::with_dynamodb(plivo, settings, Behaviour::default()).await
     }
 
     /// A stack whose instances reach dynalite through a proxy behaving as `behaviour` says
     /// (and returning old items when this run asks for it).
-    pub async fn with_dynamodb(
-        plivo: Plivo,
-        overrides: &[(&str, &str)],
-        mut behaviour: Behaviour,
-    ) -> Self {
+    pub async fn with_dynamodb(plivo: Plivo, settings: &str, mut behaviour: Behaviour) -> Self {
         let table = create_table(&dynamodb_client()).await;
         behaviour.return_old_item |= returns_old_item();
         let proxied = behaviour.return_old_item
@@ -312,9 +389,10 @@ impl Stack {
             plivo,
             clock: Arc::new(ManualClock::new(START)),
             requests: RequestCounter::default(),
-            overrides: overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            overrides: settings
+                .split_whitespace()
+                .map(|pair| pair.split_once('=').expect("NAME=value"))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             endpoint: proxy
                 .as_ref()
@@ -418,6 +496,27 @@ impl Stack {
     /// A `verify-otp` instance for bursts (see [`Stack::patient_client`]).
     pub fn patient_verifier(&self) -> Verifier {
         self.verifier_with(self.patient_client())
+    }
+
+    /// Runs the sends in `jobs` at once, each from its own instance; returns how many
+    /// succeeded, and checks that every other one was rate limited.
+    pub async fn concurrent_sends(&self, jobs: Vec<(PhoneNumber, Caller)>) -> usize {
+        let mut tasks = Vec::new();
+        for (phone, caller) in jobs {
+            let sender = self.sender();
+            tasks.push(tokio::spawn(
+                async move { sender.send(&phone, &caller).await },
+            ));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(OtpError::RateLimited { .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        ok
     }
 
     /// Sends a code to `number` from a new instance, and returns it as the SMS carried it.
