@@ -53,17 +53,43 @@ fn json_object(req: &Request) -> Result<Map<String, Value>, OtpError> {
     }
 }
 
-/// The caller as API Gateway saw it: the source IP from the request context, which the
-/// client cannot set (unlike `X-Forwarded-For`).
-fn caller(req: &Request) -> Caller {
-    let ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
-        _ => None,
-    };
-    Caller {
-        ip: ip.and_then(ClientIp::parse),
+/// Whether API Gateway authorized the request with IAM (SigV4): only then does the body's
+/// `clientIp` count. The request context is API Gateway's own; a client cannot set it.
+fn iam_authorized(req: &Request) -> bool {
+    matches!(
+        req.request_context_ref(),
+        Some(RequestContext::ApiGatewayV2(ctx))
+            if ctx.authorizer.as_ref().is_some_and(|a| a.iam.is_some())
+    )
+}
+
+/// Who is asking. A backend signed in with IAM names its end user's address in `clientIp`
+/// (or none: then no per-IP limit applies); anyone else is the source IP API Gateway saw,
+/// which the client cannot set (unlike `X-Forwarded-For`), and may not send `clientIp`.
+fn caller(req: &Request, body: &Map<String, Value>) -> Result<Caller, OtpError> {
+    let named = body.contains_key("clientIp");
+    if !iam_authorized(req) {
+        if named {
+            return Err(OtpError::InvalidRequest(
+                "clientIp is accepted only from IAM-authorized callers".to_owned(),
+            ));
+        }
+        let ip = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
+            _ => None,
+        };
+        return Ok(Caller {
+            ip: ip.and_then(ClientIp::parse),
+        });
     }
+    if !named {
+        return Ok(Caller::default());
+    }
+    let ip = ClientIp::parse(string_field(body, "clientIp")?).ok_or_else(|| {
+        OtpError::InvalidRequest("clientIp must be an IPv4 or IPv6 address".to_owned())
+    })?;
+    Ok(Caller { ip: Some(ip) })
 }
 
 fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, OtpError> {
@@ -127,15 +153,17 @@ fn phone_field(body: &Map<String, Value>) -> Result<PhoneNumber, OtpError> {
     Ok(phone)
 }
 
-/// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}`.
+/// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}` (and `"clientIp"` from an
+/// IAM-authorized backend).
 pub async fn send_otp<S: OtpStore, M: SmsSender>(
     app: &SendOtp<S, M>,
     req: Request,
 ) -> Response<Body> {
     let span = tracing::info_span!("send_otp", phone = tracing::field::Empty);
     answer(span, async {
-        let phone = phone_field(&json_object(&req)?)?;
-        let sent = app.send(&phone, &caller(&req)).await?;
+        let body = json_object(&req)?;
+        let phone = phone_field(&body)?;
+        let sent = app.send(&phone, &caller(&req, &body)?).await?;
         Ok(SendResponse {
             success: true,
             message: "OTP sent successfully",
@@ -153,7 +181,7 @@ pub async fn verify_otp<S: OtpStore>(app: &VerifyOtp<S>, req: Request) -> Respon
         let phone = phone_field(&body)?;
         let code = OtpCode::parse(string_field(&body, "otp")?, app.code_length())
             .map_err(invalid_field("otp"))?;
-        app.verify(&phone, &code, &caller(&req)).await?;
+        app.verify(&phone, &code, &caller(&req, &body)?).await?;
         Ok(VerifyResponse {
             success: true,
             message: "OTP verified successfully",

@@ -228,3 +228,135 @@ async fn the_per_ip_limit_counts_the_gateways_source_ip_not_forwarded_for_header
     }
     assert_eq!(statuses, [200, 200, 429]);
 }
+
+/// The event `name` (a plain-text body) with `body` as its JSON body.
+fn event_with_body(name: &str, body: Value) -> Request {
+    let mut ev: Value = serde_json::from_str(&event_text(name)).unwrap();
+    ev["body"] = body.to_string().into();
+    request::from_str(&ev.to_string()).unwrap()
+}
+
+/// A send from the backend signed in with IAM (`events/send-otp-iam.json`, whose source IP
+/// is the backend's), naming its end user's address when `client_ip` is given.
+fn backend_send(number: &str, client_ip: Option<&str>) -> Request {
+    let mut body = serde_json::json!({ "phoneNumber": number });
+    if let Some(ip) = client_ip {
+        body["clientIp"] = ip.into();
+    }
+    event_with_body("send-otp-iam.json", body)
+}
+
+/// A verify from the same backend.
+fn backend_verify(number: &str, otp: &str, client_ip: &str) -> Request {
+    let body = serde_json::json!({ "phoneNumber": number, "otp": otp, "clientIp": client_ip });
+    event_with_body("send-otp-iam.json", body)
+}
+
+#[tokio::test]
+async fn the_sample_iam_event_sends_to_its_number() {
+    let stack = Stack::new("").await;
+    let response = send_otp(&stack.sender(), event("send-otp-iam.json")).await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    assert_eq!(stack.plivo.sent().await[0]["dst"], "+14155552672");
+}
+
+/// Backend mode: every request comes from the backend's one address; the per-IP limits count
+/// the end user's address the backend names, and never the backend's own.
+#[tokio::test]
+async fn an_iam_caller_names_its_end_users_address_for_the_per_ip_limits() {
+    let stack =
+        Stack::new("OTP_MAX_SENDS_PER_IP_PER_HOUR=1 OTP_MAX_FAILURES_PER_IP_PER_HOUR=1").await;
+    let (sender, verifier) = (stack.sender(), stack.verifier());
+    let send = |number: &'static str, ip| send_otp(&sender, backend_send(number, Some(ip)));
+    assert_eq!(send("+14155551001", "203.0.113.7").await.status(), 200);
+    assert_error(
+        &send("+14155551002", "203.0.113.7").await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(send("+14155551003", "2001:db8:7::1").await.status(), 200);
+    // The backend's own address (the events' source IP) was never counted.
+    let mut direct: Value = serde_json::from_str(&event_text("send-otp-iam.json")).unwrap();
+    direct["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    direct["body"] = r#"{"phoneNumber":"+14155551004"}"#.into();
+    let direct = request::from_str(&direct.to_string()).unwrap();
+    assert_eq!(send_otp(&sender, direct).await.status(), 200);
+
+    // One wrong code per address and hour: the second from the same user is refused, another
+    // user's is still compared.
+    let guess =
+        |number: &'static str, ip| verify_otp(&verifier, backend_verify(number, "000000", ip));
+    let first = guess("+14155551001", "198.51.100.99").await;
+    assert!(matches!(first.status().as_u16(), 200 | 401), "{first:?}");
+    assert_error(
+        &guess("+14155551003", "198.51.100.99").await,
+        429,
+        "too_many_attempts",
+    );
+    assert_error(
+        &guess("+14155551003", "198.51.100.98").await,
+        401,
+        "invalid_otp",
+    );
+}
+
+#[tokio::test]
+async fn an_iam_caller_without_client_ip_skips_the_per_ip_limits() {
+    let stack = Stack::new("OTP_MAX_SENDS_PER_IP_PER_HOUR=1").await;
+    let sender = stack.sender();
+    for number in ["+14155551001", "+14155551002", "+14155551003"] {
+        let response = send_otp(&sender, backend_send(number, None)).await;
+        assert_eq!(response.status(), 200, "{number}");
+    }
+}
+
+/// A `clientIp` is trusted only when API Gateway says IAM signed the request: from anyone
+/// else it is refused, so a deployment that lost its IAM setting fails loudly.
+#[tokio::test]
+async fn client_ip_from_an_unauthenticated_caller_gets_400_and_changes_nothing() {
+    let stack = Stack::new("").await;
+    let response = send_otp(
+        &stack.sender(),
+        event("send-otp-client-ip-unauthenticated.json"),
+    )
+    .await;
+    assert_error(&response, 400, "invalid_request");
+    assert!(
+        json(&response)["message"]
+            .as_str()
+            .unwrap()
+            .contains("clientIp")
+    );
+
+    let code = stack.send(&phone("+14155552671"), &ANYONE).await;
+    let body =
+        serde_json::json!({"phoneNumber": "+14155552671", "otp": code, "clientIp": "203.0.113.7"});
+    let response = verify_otp(&stack.verifier(), event_with_body("verify-otp.json", body)).await;
+    assert_error(&response, 400, "invalid_request");
+    assert_eq!(stack.plivo.sent().await.len(), 1);
+    let items = stack.phone_items().await;
+    assert_eq!(items[0]["attempts"].as_n().unwrap(), "0");
+}
+
+#[tokio::test]
+async fn a_malformed_client_ip_gets_400_and_changes_nothing() {
+    let stack = Stack::new("").await;
+    let sender = stack.sender();
+    for bad in [
+        serde_json::json!("not-an-ip"),
+        serde_json::json!("203.0.113.7/24"),
+        serde_json::json!("203.0.113.7, 198.51.100.1"),
+        serde_json::json!(""),
+        serde_json::json!(2130706433),
+        serde_json::Value::Null,
+    ] {
+        let body = serde_json::json!({ "phoneNumber": "+14155552671", "clientIp": bad });
+        let response = send_otp(&sender, event_with_body("send-otp-iam.json", body)).await;
+        assert_error(&response, 400, "invalid_request");
+    }
+    assert!(stack.plivo.sent().await.is_empty());
+    assert!(stack.items().await.is_empty());
+}
