@@ -63,7 +63,9 @@ check "send-otp-bad-phone.json" 400 "$(invoke send-otp send-otp-bad-phone.json)"
 check "send-otp-malformed.json" 400 "$(invoke send-otp send-otp-malformed.json)"
 check "verify-otp-wrong-length.json" 400 "$(invoke verify-otp verify-otp-wrong-length.json)"
 check "verify-otp-missing-otp.json" 400 "$(invoke verify-otp verify-otp-missing-otp.json)"
-check "SMS sent so far" 1 "$(messages | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
+check "send-otp-iam.json (backend mode, another number)" 200 "$(invoke send-otp send-otp-iam.json)"
+check "send-otp-client-ip-unauthenticated.json" 400 "$(invoke send-otp send-otp-client-ip-unauthenticated.json)"
+check "SMS sent so far" 2 "$(messages | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
 
 echo "== send and verify over HTTP"
 code=$(messages | python3 -c 'import json, re, sys; print(re.search(r"\d{6}", json.load(sys.stdin)[-1]["text"]).group())')

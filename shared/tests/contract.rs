@@ -31,23 +31,15 @@ fn openapi_and_template_declare_the_same_routes() {
     let template = yaml("template.yaml");
     let mut deployed = BTreeSet::new();
     for resource in template["Resources"].as_mapping().unwrap().values() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+        if resource["Type"].as_str() != Some("AWS::ApiGatewayV2::Route") {
             continue;
         }
-        for event in resource["Properties"]["Events"]
-            .as_mapping()
-            .unwrap()
-            .values()
-        {
-            assert_eq!(event["Type"].as_str(), Some("HttpApi"));
-            deployed.insert((
-                event["Properties"]["Method"]
-                    .as_str()
-                    .unwrap()
-                    .to_uppercase(),
-                event["Properties"]["Path"].as_str().unwrap().to_owned(),
-            ));
-        }
+        let key = resource["Properties"]["RouteKey"].as_str().unwrap();
+        let (method, path) = key.split_once(' ').unwrap();
+        deployed.insert((method.to_owned(), path.to_owned()));
+        // Every route of the API follows the ApiAuth parameter: public, or IAM only.
+        let auth = serde_norway::to_string(&resource["Properties"]["AuthorizationType"]).unwrap();
+        assert_eq!(auth.trim(), "!Ref ApiAuth", "{key}");
     }
     assert_eq!(documented, deployed);
 }
