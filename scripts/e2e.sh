@@ -68,7 +68,7 @@ check "send-otp-client-ip-unauthenticated.json" 400 "$(invoke send-otp send-otp-
 check "SMS sent so far" 2 "$(messages | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
 
 echo "== send and verify over HTTP"
-code=$(messages | python3 -c 'import json, re, sys; print(re.search(r"\d{6}", json.load(sys.stdin)[-1]["text"]).group())')
+code=$(messages | python3 -c 'import json, re, sys; m = [m for m in json.load(sys.stdin) if m["dst"] == "+14155552671"]; print(re.search(r"\d{6}", m[-1]["text"]).group())')
 verify() {
   curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/verify-otp" \
     -H 'content-type: application/json' -d "{\"phoneNumber\":\"+1 415 555 2671\",\"otp\":\"$1\"}"
