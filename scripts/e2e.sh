@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of the local stack, as a user drives it:
 #  1. every sample event in events/ through `cargo lambda invoke` (the Lambda Invoke API),
-#  2. send and verify over HTTP with curl, reading the code from the Plivo sandbox,
+#  2. send and verify over HTTP with curl, reading the code from the Plivo sandbox, and the
+#     token the verify answers checked by PyJWT (scripts/check_token.py),
 #  3. schemathesis fuzzing from openapi.yaml: no 5xx, every status, header and body as
 #     documented, malformed input refused.
 # The stack runs on free ports with a throw-away data folder; the Plivo sandbox is the only
@@ -65,6 +66,7 @@ check "verify-otp-wrong-length.json" 400 "$(invoke verify-otp verify-otp-wrong-l
 check "verify-otp-missing-otp.json" 400 "$(invoke verify-otp verify-otp-missing-otp.json)"
 check "send-otp-iam.json (backend mode, another number)" 200 "$(invoke send-otp send-otp-iam.json)"
 check "send-otp-client-ip-unauthenticated.json" 400 "$(invoke send-otp send-otp-client-ip-unauthenticated.json)"
+check "jwks.json (GET the token keys)" 200 "$(invoke verify-otp jwks.json)"
 check "SMS sent so far" 2 "$(messages | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
 
 echo "== send and verify over HTTP"
@@ -73,11 +75,18 @@ verify() {
   curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/verify-otp" \
     -H 'content-type: application/json' -d "{\"phoneNumber\":\"+1 415 555 2671\",\"otp\":\"$1\"}"
 }
-check "verify with the code from the SMS" 200 "$(verify "$code")"
+verified=$(curl -s -X POST "$url/auth/verify-otp" -H 'content-type: application/json' \
+  -d "{\"phoneNumber\":\"+1 415 555 2671\",\"otp\":\"$code\"}")
+token=$(echo "$verified" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("token", ""))')
+check "verify with the code from the SMS answers a token" yes "$([ -n "$token" ] && echo yes)"
 check "verify the same code again" 401 "$(verify "$code")"
 check "GET instead of POST (no such route)" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$url/auth/send-otp")"
 check "send to another number" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/send-otp" \
   -H 'content-type: application/json' -d '{"phoneNumber":"+447911123456"}')"
+
+echo "== the token, checked by PyJWT"
+"$(dirname "$st")/python" scripts/check_token.py "$url" otp-lambda-local "$token" +14155552671 &&
+  passes=$((passes + 1)) || failures=$((failures + 1))
 
 echo "== schemathesis against openapi.yaml"
 # Run from the throw-away folder, where schemathesis keeps its example database

@@ -127,25 +127,46 @@ async fn a_sample_event_invokes_the_binary_directly() {
     assert_eq!(d.plivo.messages().len(), 1);
 }
 
-#[tokio::test]
-async fn a_function_with_missing_settings_fails_its_init_and_names_the_variable() {
+/// Runs the verify binary's init with `env` (and a Runtime API nobody serves): it must fail,
+/// naming `variable` and never repeating `secret`.
+async fn assert_init_fails(env: &[(&str, &str)], variable: &str, secret: &str) {
     let bin = functions_under_test(&repo_root()).await.unwrap();
-    let output = command(&bin.verify_otp)
+    let mut command = command(&bin.verify_otp);
+    command
         .env_remove("OTP_TABLE_NAME")
-        .env("OTP_SECRET", SECRET)
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
         .env("AWS_LAMBDA_FUNCTION_NAME", "verify-otp")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .output()
-        .await
-        .unwrap();
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().await.unwrap();
     assert!(!output.status.success());
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(all.contains("OTP_TABLE_NAME"), "{all}");
-    assert!(!all.contains(SECRET), "{all}");
+    assert!(all.contains(variable), "{all}");
+    assert!(!all.contains(secret), "{all}");
+}
+
+#[tokio::test]
+async fn a_function_with_missing_settings_fails_its_init_and_names_the_variable() {
+    assert_init_fails(&[("OTP_SECRET", SECRET)], "OTP_TABLE_NAME", SECRET).await;
+}
+
+#[tokio::test]
+async fn a_bad_token_signing_key_fails_init_and_names_the_variable() {
+    let key = "bm90LWFuLXJzYS1rZXktbm90LWFuLXJzYS1rZXk=";
+    let env = [
+        ("OTP_TABLE_NAME", "otp-e2e"),
+        ("OTP_SECRET", SECRET),
+        ("OTP_ALLOWED_COUNTRIES", "US"),
+        ("OTP_TOKEN_SIGNING_KEY", key),
+        ("OTP_TOKEN_ISSUER", "https://otp.example.com"),
+        ("OTP_TOKEN_AUDIENCE", "my-app"),
+    ];
+    assert_init_fails(&env, "OTP_TOKEN_SIGNING_KEY", key).await;
 }

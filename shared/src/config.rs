@@ -13,7 +13,7 @@ pub struct ConfigError {
     pub(crate) problem: String,
 }
 
-fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn problem(var: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         problem: problem.into(),
@@ -280,7 +280,7 @@ impl FromEnv for PlivoConfig {
             .optional("PLIVO_API_URL")
             .unwrap_or_else(|| DEFAULT_PLIVO_API_URL.to_owned());
         let api_url = api_url.trim().trim_end_matches('/').to_owned();
-        check_plivo_url(&api_url)?;
+        check_url("PLIVO_API_URL", &api_url)?;
         let log = match env.optional("PLIVO_LOG").as_deref().map(str::trim) {
             None | Some("false") => PlivoLog::Off,
             Some("true") => PlivoLog::On,
@@ -303,11 +303,11 @@ impl FromEnv for PlivoConfig {
     }
 }
 
-/// Plivo's URL carries the Basic-auth token: `https://`, or plain `http://` to a loopback
-/// address only (a local stand-in).
-fn check_plivo_url(text: &str) -> Result<(), ConfigError> {
+/// `https://`, or plain `http://` to a loopback address only (a local stand-in): Plivo's URL
+/// carries the Basic-auth token, and a token issuer's keys must come over TLS.
+fn check_url(var: &'static str, text: &str) -> Result<(), ConfigError> {
     use std::net::IpAddr;
-    let refuse = |why: &str| Err(problem("PLIVO_API_URL", why.to_owned()));
+    let refuse = |why: &str| Err(problem(var, why.to_owned()));
     let Ok(url) = reqwest::Url::parse(text) else {
         return refuse("must be an absolute https:// URL");
     };
@@ -322,6 +322,51 @@ fn check_plivo_url(text: &str) -> Result<(), ConfigError> {
         "http" if loopback => Ok(()),
         "http" => refuse("must be https:// (plain http only to a loopback address)"),
         _ => refuse("must be an https:// URL"),
+    }
+}
+
+/// Settings for the signed proof of verification (`verify-otp` only): present when
+/// `OTP_TOKEN_SIGNING_KEY` is set. The key itself is checked by `TokenIssuer::new`.
+#[derive(Debug)]
+pub struct TokenConfig {
+    /// `OTP_TOKEN_SIGNING_KEY`: PEM, or base64 of the DER.
+    pub(crate) signing_key: SecretString,
+    /// `OTP_TOKEN_ISSUER`, the `iss` claim.
+    pub(crate) issuer: String,
+    /// `OTP_TOKEN_AUDIENCE`, the `aud` claim.
+    pub(crate) audience: String,
+    /// `OTP_TOKEN_TTL_SECONDS`: from `iat` to `exp`.
+    pub(crate) ttl: u64,
+    /// `OTP_TOKEN_PREVIOUS_PUBLIC_KEYS`, still published.
+    pub(crate) previous_public_keys: Option<String>,
+}
+
+impl FromEnv for Option<TokenConfig> {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        let Some(signing_key) = env.optional("OTP_TOKEN_SIGNING_KEY") else {
+            // A token setting without the key is a deployment mistake: say so.
+            for var in [
+                "OTP_TOKEN_ISSUER",
+                "OTP_TOKEN_AUDIENCE",
+                "OTP_TOKEN_TTL_SECONDS",
+                "OTP_TOKEN_PREVIOUS_PUBLIC_KEYS",
+            ] {
+                if env.optional(var).is_some() {
+                    return Err(problem(var, "is set but OTP_TOKEN_SIGNING_KEY is not"));
+                }
+            }
+            return Ok(None);
+        };
+        let issuer = env.required("OTP_TOKEN_ISSUER")?.trim().to_owned();
+        check_url("OTP_TOKEN_ISSUER", &issuer)?;
+        Ok(Some(TokenConfig {
+            signing_key: SecretString::from(signing_key),
+            issuer,
+            audience: env.required("OTP_TOKEN_AUDIENCE")?.trim().to_owned(),
+            ttl: env.number("OTP_TOKEN_TTL_SECONDS", 300u64, 30..=3600)?,
+            previous_public_keys: env.optional("OTP_TOKEN_PREVIOUS_PUBLIC_KEYS"),
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::sms::SmsError;
 use crate::store::{Failure, StoreError};
+use crate::token::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
@@ -29,6 +30,12 @@ pub enum OtpError {
     Unavailable(#[source] StoreError),
     #[error("store request failed")]
     Internal(#[source] StoreError),
+    /// The code was right and is used up, but its token could not be signed.
+    #[error("token not issued")]
+    TokenFailed(#[source] TokenError),
+    /// A discovery document was asked for, and no token signing key is configured.
+    #[error("not found")]
+    NotFound,
 }
 
 impl From<StoreError> for OtpError {

@@ -15,6 +15,7 @@ use crate::error::{OtpError, chain};
 use crate::service::{SendOtp, VerifyOtp};
 use crate::sms::SmsSender;
 use crate::store::OtpStore;
+use crate::token::DISCOVERY_MAX_AGE;
 
 /// Bodies above this size are refused before parsing.
 const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -31,6 +32,9 @@ struct SendResponse {
 struct VerifyResponse {
     success: bool,
     message: &'static str,
+    /// The signed proof of verification, when a signing key is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }
 
 /// The JSON object in a POST body.
@@ -173,8 +177,15 @@ pub async fn send_otp<S: OtpStore, M: SmsSender>(
     .await
 }
 
-/// `POST /auth/verify-otp` `{"phoneNumber": "+14155552671", "otp": "123456"}`.
+/// `POST /auth/verify-otp` `{"phoneNumber": "+14155552671", "otp": "123456"}`; and, for
+/// checking the tokens a right code earns, `GET /.well-known/jwks.json` and
+/// `GET /.well-known/openid-configuration` (404 without a signing key).
 pub async fn verify_otp<S: OtpStore>(app: &VerifyOtp<S>, req: Request) -> Response<Body> {
+    if req.method() == Method::GET
+        && let Some(document) = discovery_document(req.uri().path())
+    {
+        return discovery(app, document);
+    }
     let span = tracing::info_span!("verify_otp", phone = tracing::field::Empty);
     answer(span, async {
         let body = json_object(&req)?;
@@ -182,12 +193,53 @@ pub async fn verify_otp<S: OtpStore>(app: &VerifyOtp<S>, req: Request) -> Respon
         let code = OtpCode::parse(string_field(&body, "otp")?, app.code_length())
             .map_err(invalid_field("otp"))?;
         app.verify(&phone, &code, &caller(&req, &body)?).await?;
+        let token = app.tokens().map(|tokens| tokens.issue(&phone));
         Ok(VerifyResponse {
             success: true,
             message: "OTP verified successfully",
+            token: token.transpose().map_err(OtpError::TokenFailed)?,
         })
     })
     .await
+}
+
+#[derive(Clone, Copy)]
+enum Document {
+    Jwks,
+    OpenIdConfiguration,
+}
+
+fn discovery_document(path: &str) -> Option<Document> {
+    if path.ends_with("/.well-known/jwks.json") {
+        Some(Document::Jwks)
+    } else if path.ends_with("/.well-known/openid-configuration") {
+        Some(Document::OpenIdConfiguration)
+    } else {
+        None
+    }
+}
+
+/// A discovery document, which verifiers may cache for a while.
+fn discovery<S: OtpStore>(app: &VerifyOtp<S>, document: Document) -> Response<Body> {
+    let Some(tokens) = app.tokens() else {
+        return error_response(&OtpError::NotFound);
+    };
+    let text = match document {
+        Document::Jwks => tokens.jwks(),
+        Document::OpenIdConfiguration => tokens.openid_configuration(),
+    };
+    let mut response = Response::new(Body::Text(text.to_owned()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let cache = format!("public, max-age={DISCOVERY_MAX_AGE}");
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&cache).expect("ASCII"),
+    );
+    response
 }
 
 #[derive(Serialize)]
@@ -240,7 +292,10 @@ fn describe(err: &OtpError) -> (StatusCode, &'static str, &str) {
             "unavailable",
             "The service is temporarily unavailable; try again later",
         ),
-        OtpError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        OtpError::Internal(_) | OtpError::TokenFailed(_) => {
+            (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+        }
+        OtpError::NotFound => (S::NOT_FOUND, "not_found", "Not found"),
     }
 }
 
@@ -468,6 +523,7 @@ mod tests {
             }),
             OtpError::Unavailable(StoreError::new(Failure::Unavailable, "x".into())),
             OtpError::Internal(StoreError::new(Failure::Failed, "x".into())),
+            OtpError::NotFound,
         ]
     }
 
@@ -502,8 +558,12 @@ mod tests {
                 .chain([200])
                 .collect()
         };
-        let send =
-            answered(|e| matches!(e, OtpError::InvalidOtp | OtpError::TooManyAttempts { .. }));
+        let send = answered(|e| {
+            matches!(
+                e,
+                OtpError::InvalidOtp | OtpError::TooManyAttempts { .. } | OtpError::NotFound
+            )
+        });
         assert_eq!(documented("/auth/send-otp"), send);
         let verify = answered(|e| {
             matches!(
@@ -511,8 +571,25 @@ mod tests {
                 OtpError::SmsFailed(_)
                     | OtpError::CountryNotAllowed
                     | OtpError::NumberTypeNotAllowed
+                    | OtpError::NotFound
             )
         });
         assert_eq!(documented("/auth/verify-otp"), verify);
+        // The key routes answer their document, or 404 without a signing key.
+        for path in [
+            "/.well-known/jwks.json",
+            "/.well-known/openid-configuration",
+        ] {
+            let statuses: BTreeSet<u16> = openapi["paths"][path]["get"]["responses"]
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str().unwrap().parse().unwrap())
+                .collect();
+            assert_eq!(
+                statuses,
+                BTreeSet::from([200, status(&OtpError::NotFound).as_u16()])
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! - [`domain`]: the vocabulary (phone numbers, codes, callers, limits, keyed hashes); no I/O.
 //! - [`store`]: the [`store::OtpStore`] seam and its DynamoDB implementation.
 //! - [`sms`]: the [`sms::SmsSender`] seam and its Plivo implementation.
+//! - [`token`]: the signed proof of verification (RS256 JWT) and the keys that check it.
 //! - [`service`]: the two use cases, written against those seams.
 //! - [`http`]: API Gateway in, JSON out; the one place an error becomes a response.
 //!
@@ -20,5 +21,6 @@ pub mod service;
 pub mod sms;
 pub mod store;
 pub mod telemetry;
+pub mod token;
 
 pub use lambda_http;

@@ -12,6 +12,7 @@ use crate::domain::{
 use crate::error::{OtpError, chain};
 use crate::sms::SmsSender;
 use crate::store::{Budget, Counter, OtpStore, SendDecision, VerifyDecision};
+use crate::token::TokenIssuer;
 
 /// The parts both use cases share: configuration, hashing, the store and the clock.
 struct Core<S> {
@@ -274,13 +275,25 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
 /// Everything `verify-otp` needs, built once per execution environment.
 pub struct VerifyOtp<S> {
     core: Core<S>,
+    tokens: Option<TokenIssuer>,
 }
 
 impl<S: OtpStore> VerifyOtp<S> {
     pub fn new(config: OtpConfig, store: S, clock: Arc<dyn Clock>) -> Self {
         Self {
             core: Core::new(config, store, clock),
+            tokens: None,
         }
+    }
+
+    /// Also answers a right code with a signed token, and publishes the keys that check it.
+    pub fn with_tokens(mut self, tokens: TokenIssuer) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    pub(crate) fn tokens(&self) -> Option<&TokenIssuer> {
+        self.tokens.as_ref()
     }
 
     /// How many digits a code has, for parsing one.

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use common::repo_root;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
+use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig};
 use serde_norway::Value;
 
 fn yaml(name: &str) -> Value {
@@ -37,11 +37,35 @@ fn openapi_and_template_declare_the_same_routes() {
         let key = resource["Properties"]["RouteKey"].as_str().unwrap();
         let (method, path) = key.split_once(' ').unwrap();
         deployed.insert((method.to_owned(), path.to_owned()));
-        // Every route of the API follows the ApiAuth parameter: public, or IAM only.
+        // The API's operations follow the ApiAuth parameter (public, or IAM only); the
+        // token keys are public in both modes, for any verifier to fetch.
         let auth = serde_norway::to_string(&resource["Properties"]["AuthorizationType"]).unwrap();
-        assert_eq!(auth.trim(), "!Ref ApiAuth", "{key}");
+        let expected = if method == "GET" {
+            "NONE"
+        } else {
+            "!Ref ApiAuth"
+        };
+        assert_eq!(auth.trim(), expected, "{key}");
     }
     assert_eq!(documented, deployed);
+
+    // The local stack (`cargo lambda watch`) routes the same paths.
+    let cargo = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let router = cargo
+        .split("[workspace.metadata.lambda.watch.router]")
+        .nth(1)
+        .unwrap();
+    let mut local = BTreeSet::new();
+    for line in router.lines().take_while(|l| !l.starts_with('[')) {
+        let Some((path, routes)) = line.split_once(" = ") else {
+            continue;
+        };
+        for method in routes.split("method = \"").skip(1) {
+            let method = method.split('"').next().unwrap().to_owned();
+            local.insert((method, path.trim_matches('"').to_owned()));
+        }
+    }
+    assert_eq!(documented, local);
 }
 
 /// The variables a config loader asks for, found by watching its lookups.
@@ -68,6 +92,20 @@ fn every_setting_is_wired_in_the_template_and_documented_in_the_readme() {
     });
     vars.extend(variables_read(|l| {
         PlivoConfig::from_lookup(l).unwrap();
+    }));
+    // The token settings, all read once a signing key is set (the key itself is checked later).
+    vars.extend(variables_read(|l| {
+        let with_key = |k: &str| {
+            let value = l(k);
+            match k {
+                "OTP_TOKEN_SIGNING_KEY" | "OTP_TOKEN_AUDIENCE" => Some("x".to_owned()),
+                "OTP_TOKEN_ISSUER" => Some("https://otp.example.com".to_owned()),
+                _ => value,
+            }
+        };
+        Option::<TokenConfig>::from_lookup(with_key)
+            .unwrap()
+            .unwrap();
     }));
     assert!(vars.len() >= 21, "{vars:?}");
 

@@ -10,15 +10,6 @@ use otp_shared::lambda_http::http::Method;
 use otp_shared::lambda_http::{Body, Request, Response, request};
 use serde_json::Value;
 
-fn event_text(name: &str) -> String {
-    std::fs::read_to_string(repo_root().join("events").join(name))
-        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
-}
-
-fn event(name: &str) -> Request {
-    request::from_str(&event_text(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
-}
-
 /// The event `name` with its JSON body's `otp` set to `otp` (kept base64 when it was).
 fn event_with_otp(name: &str, otp: &str) -> Request {
     let mut ev: Value = serde_json::from_str(&event_text(name)).unwrap();
@@ -227,13 +218,6 @@ async fn the_per_ip_limit_counts_the_gateways_source_ip_not_forwarded_for_header
         statuses.push(send_otp(&sender, req).await.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 429]);
-}
-
-/// The event `name` (a plain-text body) with `body` as its JSON body.
-fn event_with_body(name: &str, body: Value) -> Request {
-    let mut ev: Value = serde_json::from_str(&event_text(name)).unwrap();
-    ev["body"] = body.to_string().into();
-    request::from_str(&ev.to_string()).unwrap()
 }
 
 /// A send from the backend signed in with IAM (`events/send-otp-iam.json`, whose source IP

@@ -29,6 +29,8 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 
 const TABLE: &str = "otp-local";
+/// The audience of the local stack's tokens.
+const LOCAL_AUDIENCE: &str = "otp-lambda-local";
 
 fn port(var: &str, default: u16) -> anyhow::Result<u16> {
     match std::env::var(var) {
@@ -66,6 +68,27 @@ fn local_secret(dir: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// An RSA key that signs the local stack's tokens (PKCS#8 DER, base64), made once and kept in
+/// the data folder.
+fn local_signing_key(dir: &Path) -> anyhow::Result<String> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use base64::Engine;
+    let path = dir.join("token-signing-key");
+    if let Ok(key) = std::fs::read_to_string(&path)
+        && !key.trim().is_empty()
+    {
+        return Ok(key.trim().to_owned());
+    }
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|_| anyhow::anyhow!("could not generate an RSA key"))?;
+    let der: Pkcs8V1Der = key
+        .as_der()
+        .map_err(|_| anyhow::anyhow!("could not encode the RSA key"))?;
+    let key = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    write_private(&path, &key)?;
+    Ok(key)
+}
+
 async fn dynamodb(port: u16, dir: &Path) -> anyhow::Result<(String, Option<Dynalite>)> {
     let endpoint = format!("http://127.0.0.1:{port}");
     let probe = local_client(&endpoint).list_tables().limit(1).send();
@@ -85,7 +108,11 @@ async fn dynamodb(port: u16, dir: &Path) -> anyhow::Result<(String, Option<Dynal
 /// The functions' settings, in a file only this user can read (it holds the hashing secret).
 fn env_file(dir: &Path, env: &[(&str, String)]) -> anyhow::Result<std::path::PathBuf> {
     let path = dir.join("functions.env");
-    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    // Quoted: cargo-lambda's reader refuses an unquoted `=` in a value (base64 padding).
+    if let Some((key, _)) = env.iter().find(|(_, v)| v.contains(['"', '\n'])) {
+        bail!("{key} cannot be written to an env file");
+    }
+    let text: String = env.iter().map(|(k, v)| format!("{k}=\"{v}\"\n")).collect();
     write_private(&path, &text)?;
     Ok(path)
 }
@@ -214,8 +241,14 @@ async fn main() -> anyhow::Result<()> {
         ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
     ];
     env.extend(plivo.function_env());
-    let env = env_file(&state, &env)?;
     let addr = SocketAddr::from(([127, 0, 0, 1], api_port(port("LOCAL_API_PORT", 3000)?)?));
+    // Tokens as a deployment with a signing key issues them; the keys at /.well-known/.
+    env.extend([
+        ("OTP_TOKEN_SIGNING_KEY", local_signing_key(&state)?),
+        ("OTP_TOKEN_ISSUER", format!("http://{addr}")),
+        ("OTP_TOKEN_AUDIENCE", LOCAL_AUDIENCE.to_owned()),
+    ]);
+    let env = env_file(&state, &env)?;
     let mut functions = watch(&root, addr, &env)?;
     if let Err(e) = ready(addr, &mut functions).await {
         stop(functions).await;
@@ -246,7 +279,9 @@ async fn main() -> anyhow::Result<()> {
          -d '{{\"phoneNumber\":\"+14155552671\"}}'\n  \
          # the SMS, with its code, is printed here and listed at {}/messages\n  \
          curl -s -X POST http://{addr}/auth/verify-otp -H 'content-type: application/json' \\\n    \
-         -d '{{\"phoneNumber\":\"+14155552671\",\"otp\":\"<code>\"}}'\n\nCtrl-C stops everything.",
+         -d '{{\"phoneNumber\":\"+14155552671\",\"otp\":\"<code>\"}}'\n  \
+         # a right code also answers a token (audience {LOCAL_AUDIENCE}), checked with the \
+         keys at http://{addr}/.well-known/jwks.json\n\nCtrl-C stops everything.",
         plivo.url()
     );
 

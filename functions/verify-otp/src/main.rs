@@ -1,13 +1,15 @@
-//! `verify-otp`: `POST /auth/verify-otp` behind API Gateway.
+//! `verify-otp`: `POST /auth/verify-otp` behind API Gateway; with a token signing key, also
+//! `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration`.
 
 use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::{FromEnv, OtpConfig};
+use otp_shared::config::{ConfigError, FromEnv, OtpConfig, TokenConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::service::VerifyOtp;
 use otp_shared::store::DynamoDbStore;
+use otp_shared::token::TokenIssuer;
 use otp_shared::{http, telemetry};
 
 // One invocation at a time, so a single-threaded runtime: see docs/performance.md.
@@ -15,9 +17,19 @@ use otp_shared::{http, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     PhoneNumber::preload_metadata();
-    let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
+    let log = |e: &ConfigError| tracing::error!(variable = e.var, "{e}");
+    let config = OtpConfig::from_env().inspect_err(log)?;
+    let tokens = Option::<TokenConfig>::from_env()
+        .and_then(|c| {
+            c.map(|c| TokenIssuer::new(c, Arc::new(SystemClock)))
+                .transpose()
+        })
+        .inspect_err(log)?;
     let store = DynamoDbStore::connect(&config).await?;
-    let app = VerifyOtp::new(config, store, Arc::new(SystemClock));
+    let mut app = VerifyOtp::new(config, store, Arc::new(SystemClock));
+    if let Some(tokens) = tokens {
+        app = app.with_tokens(tokens);
+    }
     run(service_fn(|req| async {
         Ok::<_, Error>(http::verify_otp(&app, req).await)
     }))

@@ -12,12 +12,13 @@ use otp_devtools::dynalite::Dynalite;
 use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
+use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig};
 use otp_shared::domain::{Caller, ClientIp, CodeLength, OtpCode, PhoneNumber};
 use otp_shared::error::OtpError;
 use otp_shared::service::{SendOtp, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
+use otp_shared::token::TokenIssuer;
 use wiremock::matchers::{basic_auth, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -101,6 +102,25 @@ pub fn assert_rate_limited<T: std::fmt::Debug>(result: Result<T, OtpError>, retr
 /// A response's body as text.
 pub fn body_text(response: &lambda_http::Response<lambda_http::Body>) -> String {
     String::from_utf8(response.body().to_vec()).unwrap()
+}
+
+/// The text of the sample event `events/<name>`.
+pub fn event_text(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("events").join(name))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// The sample event `events/<name>`, as the handlers receive it.
+pub fn event(name: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(&event_text(name))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// The sample event `name` (a plain-text body) with `body` as its JSON body.
+pub fn event_with_body(name: &str, body: serde_json::Value) -> lambda_http::Request {
+    let mut ev: serde_json::Value = serde_json::from_str(&event_text(name)).unwrap();
+    ev["body"] = body.to_string().into();
+    lambda_http::request::from_str(&ev.to_string()).unwrap()
 }
 
 /// A clock that only moves when told to.
@@ -443,9 +463,25 @@ impl Stack {
         self.verifier_with(self.requests.attach(&self.instance_client()))
     }
 
-    /// A new `verify-otp` instance on `dynamodb`.
+    /// A new `verify-otp` instance on `dynamodb`, issuing tokens when the settings name a
+    /// signing key (on the system clock, so that token libraries check them as they would).
     pub fn verifier_with(&self, dynamodb: aws_sdk_dynamodb::Client) -> Verifier {
-        VerifyOtp::new(self.config(), self.store(dynamodb), self.clock.clone())
+        let verifier = VerifyOtp::new(self.config(), self.store(dynamodb), self.clock.clone());
+        match self.token_config() {
+            Some(config) => verifier.with_tokens(
+                TokenIssuer::new(config, Arc::new(otp_shared::clock::SystemClock)).unwrap(),
+            ),
+            None => verifier,
+        }
+    }
+
+    /// The token settings among this stack's settings.
+    pub fn token_config(&self) -> Option<TokenConfig> {
+        let lookup = |k: &str| {
+            let found = self.overrides.iter().find(|(name, _)| name == k);
+            found.map(|(_, v)| v.clone())
+        };
+        Option::<TokenConfig>::from_lookup(lookup).unwrap()
     }
 
     /// The store as a function builds it, on `dynamodb`.
