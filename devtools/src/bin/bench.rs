@@ -393,6 +393,89 @@ async fn measure(
     })
 }
 
+/// A fresh 2048-bit RSA signing key and the settings that turn tokens on.
+fn token_env() -> anyhow::Result<Vec<(&'static str, String)>> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use base64::Engine;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|_| anyhow::anyhow!("could not generate an RSA key"))?;
+    let der: Pkcs8V1Der = key
+        .as_der()
+        .map_err(|_| anyhow::anyhow!("could not encode the RSA key"))?;
+    Ok(vec![
+        (
+            "OTP_TOKEN_SIGNING_KEY",
+            base64::engine::general_purpose::STANDARD.encode(der.as_ref()),
+        ),
+        ("OTP_TOKEN_ISSUER", "https://otp.example.com".to_owned()),
+        ("OTP_TOKEN_AUDIENCE", "bench".to_owned()),
+    ])
+}
+
+/// What a signing key costs verify-otp: its init (cold starts) and a right code's latency
+/// and CPU (the code checked, consumed and, with the key, a token signed).
+struct TokenCost {
+    setting: &'static str,
+    init: String,
+    p50: f64,
+    cpu: f64,
+}
+
+async fn token_cost(
+    bin: &Binaries,
+    setup: &Setup,
+    opts: &Options,
+    numbers: &mut Numbers,
+) -> anyhow::Result<Vec<TokenCost>> {
+    let send =
+        LocalFunction::start_quietly(&bin.send_otp, "send-otp", &setup.env, TIMEOUT, true).await?;
+    ready(&send.runtime).await?;
+    let mut with_key = setup.env.clone();
+    with_key.extend(token_env()?);
+    let mut rows = Vec::new();
+    for (setting, env) in [
+        ("no signing key", &setup.env),
+        ("2048-bit RSA key", &with_key),
+    ] {
+        let mut inits = Vec::new();
+        for _ in 0..opts.starts {
+            let event = verify_event(&numbers.next(), "123456");
+            inits.push(
+                cold_start("verify-otp", &bin.verify_otp, env, event)
+                    .await?
+                    .0,
+            );
+        }
+        let mut f =
+            LocalFunction::start_quietly(&bin.verify_otp, "verify-otp", env, TIMEOUT, true).await?;
+        ready(&f.runtime).await?;
+        let pid = f.child.id().context("no pid")?;
+        let (mut latencies, mut cpu) = (Vec::new(), Duration::ZERO);
+        for _ in 0..opts.warm / 5 {
+            let phone = numbers.next();
+            expect(
+                invoke(&send.runtime, send_event(&phone)).await?,
+                200,
+                "send",
+            )?;
+            let event = verify_event(&phone, &setup.last_code()?);
+            let (before, t) = (cpu_time(pid)?, Instant::now());
+            expect(invoke(&f.runtime, event).await?, 200, "verify")?;
+            latencies.push(ms(t.elapsed()));
+            cpu += cpu_time(pid)? - before;
+        }
+        f.child.kill().await?;
+        latencies.sort_by(f64::total_cmp);
+        rows.push(TokenCost {
+            setting,
+            init: spread(&mut inits),
+            p50: percentile(&latencies, 50),
+            cpu: ms(cpu) / latencies.len() as f64,
+        });
+    }
+    Ok(rows)
+}
+
 /// DynamoDB requests of one send, one right verify and one wrong verify.
 async fn requests_per_operation(
     bin: &Binaries,
@@ -537,6 +620,8 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let requests = requests_per_operation(&bin, &setup, &mut numbers).await?;
+    eprintln!("measuring verify-otp with a token signing key ...");
+    let tokens = token_cost(&bin, &setup, &opts, &mut numbers).await?;
     let zips = if opts.zip {
         eprintln!("building the {DEPLOYED_TARGET} zips ...");
         zip_sizes(&root).await?
@@ -584,6 +669,15 @@ async fn main() -> anyhow::Result<()> {
         "| {BASELINE} (bare lambda_http) | - | - | - | - | {:.3} | {:.1} | - | {:.1} |",
         baseline.cpu, baseline.peak_mb, baseline.binary_mb
     );
+    println!(
+        "\n| verify-otp | init ms, median (min-max) | right code: p50 ms | right code: CPU ms per invoke |\n|---|---|---|---|"
+    );
+    for t in &tokens {
+        println!(
+            "| {} | {} | {:.2} | {:.3} |",
+            t.setting, t.init, t.p50, t.cpu
+        );
+    }
     println!("\n| operation | DynamoDB requests |\n|---|---|");
     for (op, count) in &requests {
         println!("| {op} | {count} |");
