@@ -61,12 +61,31 @@ struct Claims<'a> {
     jti: String,
 }
 
-/// `text` as PEM: itself, or base64 of DER wrapped with `label`.
-fn pem(text: &str, label: &str) -> Option<String> {
-    let text = text.trim();
-    if text.starts_with("-----BEGIN") {
-        return Some(text.to_owned());
+/// The PEM blocks in `text`, when nothing but white space and commas lies around them.
+fn pem_blocks(text: &str) -> Option<Vec<(&str, &str)>> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        if !rest[..start].chars().all(|c| c.is_whitespace() || c == ',') {
+            return None;
+        }
+        let label_end = start
+            + rest[start..]
+                .find("-----\n")
+                .or(rest[start..].find("-----\r"))?;
+        let label = &rest[start + "-----BEGIN ".len()..label_end];
+        let end = format!("-----END {label}-----");
+        let stop = label_end + rest[label_end..].find(&end)? + end.len();
+        blocks.push((label, &rest[start..stop]));
+        rest = &rest[stop..];
     }
+    rest.chars()
+        .all(|c| c.is_whitespace() || c == ',')
+        .then_some(blocks)
+}
+
+/// The PEM text of base64 DER `text` under `label`, or `None` when it is not base64.
+fn wrap(text: &str, label: &str) -> Option<String> {
     let compact: String = text.split_whitespace().collect();
     base64::engine::general_purpose::STANDARD
         .decode(&compact)
@@ -76,11 +95,33 @@ fn pem(text: &str, label: &str) -> Option<String> {
     ))
 }
 
+/// The signing key as one PEM block: the one block given (nothing else beside it), or base64
+/// DER wrapped as PKCS#8.
+fn private_key_pem(text: &str) -> Option<String> {
+    if !text.contains("-----BEGIN") {
+        return wrap(text, "PRIVATE KEY");
+    }
+    match pem_blocks(text)?.as_slice() {
+        [(label, block)] if matches!(*label, "PRIVATE KEY" | "RSA PRIVATE KEY") => {
+            Some((*block).to_owned())
+        }
+        _ => None,
+    }
+}
+
 /// The public JWK of `jwk` as published: key type, use, algorithm, id and the RSA numbers.
 fn published(jwk: &Jwk, var: &'static str) -> Result<(String, Value), ConfigError> {
     let jsonwebtoken::jwk::AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
         return Err(problem(var, "must be an RSA key"));
     };
+    // A small public exponent lets lenient PKCS#1 v1.5 verifiers (Bleichenbacher 2006) accept
+    // forged signatures: the verifiers of these tokens are other people's libraries.
+    if rsa.e != "AQAB" {
+        return Err(problem(
+            var,
+            "must be an RSA key with public exponent 65537",
+        ));
+    }
     let modulus = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(&rsa.n)
         .map_err(|_| problem(var, "is not a usable RSA key"))?;
@@ -100,30 +141,35 @@ fn published(jwk: &Jwk, var: &'static str) -> Result<(String, Value), ConfigErro
     Ok((kid, public))
 }
 
-/// The retired public keys, PEM blocks or base64 of SubjectPublicKeyInfo DER, separated by
-/// commas or white space.
+/// The retired public keys: PEM blocks (`PUBLIC KEY` or `RSA PUBLIC KEY`), or base64 of
+/// SubjectPublicKeyInfo DER separated by commas or white space. Anything else fails init.
 fn previous_keys(list: &str) -> Result<Vec<Value>, ConfigError> {
     const VAR: &str = "OTP_TOKEN_PREVIOUS_PUBLIC_KEYS";
-    let items: Vec<String> = if list.contains("-----BEGIN") {
-        list.split_inclusive("-----END PUBLIC KEY-----")
-            .map(|block| block.trim().trim_start_matches(',').trim().to_owned())
-            .filter(|block| !block.is_empty())
+    let unusable = || problem(VAR, "must list RSA public keys, as PEM or base64 DER");
+    let blocks: Vec<String> = if list.contains("-----BEGIN") {
+        let blocks = pem_blocks(list).ok_or_else(unusable)?;
+        if !blocks
+            .iter()
+            .all(|(label, _)| matches!(*label, "PUBLIC KEY" | "RSA PUBLIC KEY"))
+        {
+            return Err(unusable());
+        }
+        blocks
+            .iter()
+            .map(|(_, block)| (*block).to_owned())
             .collect()
     } else {
-        list.split([',', ' ', '\n', '\t'])
+        list.split([',', ' ', '\n', '\t', '\r'])
             .filter(|item| !item.trim().is_empty())
-            .map(str::to_owned)
-            .collect()
+            .map(|item| wrap(item, "PUBLIC KEY").ok_or_else(unusable))
+            .collect::<Result<_, _>>()?
     };
-    items
+    blocks
         .iter()
-        .map(|item| {
-            let pem = pem(item, "PUBLIC KEY")
-                .ok_or_else(|| problem(VAR, "must list PEM or base64 DER public keys"))?;
-            let key = DecodingKey::from_rsa_pem(pem.as_bytes())
-                .map_err(|_| problem(VAR, "lists a key that is not an RSA public key"))?;
-            let jwk = Jwk::from_decoding_key(&key, Some(Algorithm::RS256))
-                .map_err(|_| problem(VAR, "lists a key that is not an RSA public key"))?;
+        .map(|pem| {
+            let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| unusable())?;
+            let jwk =
+                Jwk::from_decoding_key(&key, Some(Algorithm::RS256)).map_err(|_| unusable())?;
             Ok(published(&jwk, VAR)?.1)
         })
         .collect()
@@ -140,7 +186,7 @@ impl TokenIssuer {
                 "must be an RSA private key, PKCS#8, as PEM or base64 DER",
             )
         };
-        let pem = pem(config.signing_key.expose_secret(), "PRIVATE KEY").ok_or_else(unusable)?;
+        let pem = private_key_pem(config.signing_key.expose_secret()).ok_or_else(unusable)?;
         let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| unusable())?;
         let jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).map_err(|_| unusable())?;
         let (kid, public) = published(&jwk, VAR)?;
@@ -202,12 +248,45 @@ impl TokenIssuer {
     }
 
     /// `GET /.well-known/jwks.json`: the signing key's public half, and the retired ones.
-    pub(crate) fn jwks(&self) -> &str {
+    pub fn jwks(&self) -> &str {
         &self.jwks
     }
 
     /// `GET /.well-known/openid-configuration`: the issuer and where its keys are.
     pub(crate) fn openid_configuration(&self) -> &str {
         &self.openid_configuration
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rsa_jwk(modulus_bytes: usize, e: &str) -> Jwk {
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vec![0xc5; modulus_bytes]);
+        serde_json::from_value(json!({"kty": "RSA", "n": n, "e": e})).unwrap()
+    }
+
+    #[test]
+    fn only_keys_verifiers_can_check_safely_are_published() {
+        assert!(published(&rsa_jwk(256, "AQAB"), "V").is_ok());
+        // Public exponent 3: forgeable against lenient PKCS#1 v1.5 verifiers.
+        let err = published(&rsa_jwk(256, "Aw"), "V").unwrap_err();
+        assert!(err.to_string().contains("65537"), "{err}");
+        let err = published(&rsa_jwk(128, "AQAB"), "V").unwrap_err();
+        assert!(err.to_string().contains("2048"), "{err}");
+    }
+
+    #[test]
+    fn pem_text_is_blocks_and_nothing_else() {
+        let block = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----";
+        assert_eq!(
+            pem_blocks(&format!("{block}\n, {block}\n")).unwrap().len(),
+            2
+        );
+        assert!(pem_blocks(&format!("{block}\njunk\n{block}")).is_none());
+        assert!(pem_blocks(&format!("junk {block}")).is_none());
+        assert!(pem_blocks("-----BEGIN PUBLIC KEY-----\nAAAA\n").is_none());
+        assert!(private_key_pem(&format!("{block}\ntrailing")).is_none());
     }
 }

@@ -344,3 +344,38 @@ async fn a_malformed_client_ip_gets_400_and_changes_nothing() {
     assert!(stack.plivo.sent().await.is_empty());
     assert!(stack.items().await.is_empty());
 }
+
+/// Backends on dual-stack listeners (Node, Java) report IPv4 users as IPv4-mapped IPv6
+/// (`::ffff:203.0.113.7`): each must count as its own IPv4 address, not all as one IPv6 block.
+#[tokio::test]
+async fn ipv4_mapped_client_ips_count_as_their_ipv4_address() {
+    let stack = Stack::new("OTP_MAX_SENDS_PER_IP_PER_HOUR=1").await;
+    let sender = stack.sender();
+    let send = |number: &'static str, ip| send_otp(&sender, backend_send(number, Some(ip)));
+    for (number, ip, status) in [
+        ("+14155551001", "::ffff:203.0.113.7", 200),
+        ("+14155551002", "::ffff:198.51.100.9", 200),
+        ("+14155551003", "203.0.113.7", 429),
+        ("+14155551004", "::FFFF:198.51.100.9", 429),
+    ] {
+        assert_eq!(send(number, ip).await.status(), status, "{ip}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_ip_that_names_no_client_gets_400() {
+    let stack = Stack::new("").await;
+    let sender = stack.sender();
+    for ip in [
+        "0.0.0.0",
+        "::",
+        "::ffff:0.0.0.0",
+        "224.0.0.1",
+        "ff02::1",
+        "255.255.255.255",
+    ] {
+        let response = send_otp(&sender, backend_send("+14155551001", Some(ip))).await;
+        assert_error(&response, 400, "invalid_request");
+    }
+    assert!(stack.plivo.sent().await.is_empty());
+}

@@ -252,6 +252,67 @@ async fn tokens_signed_with_a_retired_key_still_check_while_it_is_listed() {
     assert!(set.find(&old_kid).is_none());
 }
 
+/// The PEM text of `der` under `label`.
+fn pem_block(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Retired keys in the forms openssl prints (SubjectPublicKeyInfo or PKCS#1 PEM, or base64
+/// DER), several in one setting: every one is published, and text that is not a key fails
+/// init.
+#[test]
+fn every_retired_key_listed_is_published() {
+    let (private, _) = rsa_key(KeySize::Rsa2048);
+    let spki = |_: ()| {
+        let key = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(key.public_key())
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    };
+    // A 2048-bit key's SubjectPublicKeyInfo is a 24-byte header, then the PKCS#1 key.
+    let (a, b, c, d) = (spki(()), spki(()), spki(()), spki(()));
+    let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let list = format!(
+        "{}{}{}",
+        pem_block("RSA PUBLIC KEY", &a[24..]),
+        pem_block("RSA PUBLIC KEY", &b[24..]),
+        pem_block("PUBLIC KEY", &c),
+    );
+    let published = |list: &str| -> Result<usize, String> {
+        let issuer = load(&[
+            ("OTP_TOKEN_SIGNING_KEY", &private),
+            ("OTP_TOKEN_ISSUER", ISSUER),
+            ("OTP_TOKEN_AUDIENCE", AUDIENCE),
+            ("OTP_TOKEN_PREVIOUS_PUBLIC_KEYS", list),
+        ]);
+        let jwks = |i: TokenIssuer| serde_json::from_str::<Value>(i.jwks()).unwrap();
+        let count = |i| jwks(i)["keys"].as_array().unwrap().len();
+        issuer.map(|i| count(i.unwrap())).map_err(|e| e.to_string())
+    };
+    assert_eq!(published(&list), Ok(4));
+    assert_eq!(published(&format!("{}, {}", b64(&c), b64(&d))), Ok(3));
+    let junk = format!(
+        "{}junk{}",
+        pem_block("PUBLIC KEY", &a),
+        pem_block("PUBLIC KEY", &b)
+    );
+    assert!(
+        published(&junk)
+            .unwrap_err()
+            .contains("OTP_TOKEN_PREVIOUS_PUBLIC_KEYS")
+    );
+}
+
 /// Reads the token settings from `pairs` and builds the issuer, as the function's init does.
 fn load(pairs: &[(&str, &str)]) -> Result<Option<TokenIssuer>, otp_shared::config::ConfigError> {
     let lookup = |k: &str| {
@@ -289,8 +350,18 @@ fn a_pem_key_works_and_bad_token_settings_fail_init_naming_the_variable() {
     assert!(load(&[]).unwrap().is_none());
 
     let garbage = "bm90IGEga2V5IGF0IGFsbA==";
+    let trailing = format!("{pem}\nsomething else");
+    let two_blocks = format!("{pem}{pem}");
     let broken_pem = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----";
-    let cases: [(&[(&str, &str)], &str); 8] = [
+    let cases: [(&[(&str, &str)], &str); 10] = [
+        (
+            &[("OTP_TOKEN_SIGNING_KEY", &trailing), issuer, audience],
+            "OTP_TOKEN_SIGNING_KEY",
+        ),
+        (
+            &[("OTP_TOKEN_SIGNING_KEY", &two_blocks), issuer, audience],
+            "OTP_TOKEN_SIGNING_KEY",
+        ),
         (
             &[("OTP_TOKEN_SIGNING_KEY", garbage), issuer, audience],
             "OTP_TOKEN_SIGNING_KEY",

@@ -16,8 +16,14 @@ pub struct Caller {
 pub struct ClientIp(IpAddr);
 
 impl ClientIp {
+    /// The address in `text`, in its canonical form: an IPv4-mapped IPv6 address
+    /// (`::ffff:203.0.113.7`, as dual-stack servers report IPv4 clients) is the IPv4 address,
+    /// so that it counts as itself and not in one shared IPv6 block. Addresses no client can
+    /// have (unspecified, multicast, broadcast) are refused.
     pub fn parse(text: &str) -> Option<Self> {
-        text.trim().parse().ok().map(Self)
+        let ip = text.trim().parse::<IpAddr>().ok()?.to_canonical();
+        let broadcast = ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
+        (!ip.is_unspecified() && !ip.is_multicast() && !broadcast).then_some(Self(ip))
     }
 
     /// What the per-client limits count: the IPv4 address, or the IPv6 /64.
@@ -65,6 +71,12 @@ mod tests {
             ClientIp::parse("2001:db8:1:3::1").unwrap().subject()
         );
         assert!(ClientIp::parse("not an ip").is_none());
+        let mapped = ClientIp::parse("::ffff:192.0.2.10").unwrap();
+        assert_eq!(mapped.subject(), "192.0.2.10");
+        assert_eq!(mapped.ipv6_48(), None);
+        for nobody in ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"] {
+            assert!(ClientIp::parse(nobody).is_none(), "{nobody}");
+        }
         assert!(!format!("{v4:?}").contains("192"));
     }
 
