@@ -393,6 +393,17 @@ async fn measure(
     })
 }
 
+/// Sends a code to a new number through `send`; returns the number and the code.
+async fn sent_code(
+    send: &RuntimeApi,
+    setup: &Setup,
+    numbers: &mut Numbers,
+) -> anyhow::Result<(String, String)> {
+    let phone = numbers.next();
+    expect(invoke(send, send_event(&phone)).await?, 200, "send")?;
+    Ok((phone, setup.last_code()?))
+}
+
 /// A fresh 2048-bit RSA signing key and the settings that turn tokens on.
 fn token_env() -> anyhow::Result<Vec<(&'static str, String)>> {
     use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
@@ -452,13 +463,8 @@ async fn token_cost(
         let pid = f.child.id().context("no pid")?;
         let (mut latencies, mut cpu) = (Vec::new(), Duration::ZERO);
         for _ in 0..opts.warm / 5 {
-            let phone = numbers.next();
-            expect(
-                invoke(&send.runtime, send_event(&phone)).await?,
-                200,
-                "send",
-            )?;
-            let event = verify_event(&phone, &setup.last_code()?);
+            let (phone, code) = sent_code(&send.runtime, setup, numbers).await?;
+            let event = verify_event(&phone, &code);
             let (before, t) = (cpu_time(pid)?, Instant::now());
             expect(invoke(&f.runtime, event).await?, 200, "verify")?;
             latencies.push(ms(t.elapsed()));
@@ -495,16 +501,10 @@ async fn requests_per_operation(
     };
     let mut rows = Vec::new();
 
-    let phone = numbers.next();
     setup.proxy.take();
-    expect(
-        invoke(&send.runtime, send_event(&phone)).await?,
-        200,
-        "send",
-    )?;
+    let (phone, code) = sent_code(&send.runtime, setup, numbers).await?;
     rows.push(("send", describe(setup.proxy.take())));
 
-    let code = setup.last_code()?;
     expect(
         invoke(&verify.runtime, verify_event(&phone, &code)).await?,
         200,
@@ -512,13 +512,7 @@ async fn requests_per_operation(
     )?;
     rows.push(("verify, right code", describe(setup.proxy.take())));
 
-    let phone = numbers.next();
-    expect(
-        invoke(&send.runtime, send_event(&phone)).await?,
-        200,
-        "send",
-    )?;
-    let code = setup.last_code()?;
+    let (phone, code) = sent_code(&send.runtime, setup, numbers).await?;
     let wrong = if code == "000000" { "000001" } else { "000000" };
     setup.proxy.take();
     expect(
