@@ -71,6 +71,16 @@ fn iam_authorized(req: &Request) -> bool {
 /// (or none: then no per-IP limit applies); anyone else is the source IP API Gateway saw,
 /// which the client cannot set (unlike `X-Forwarded-For`), and may not send `clientIp`.
 fn caller(req: &Request, body: &Map<String, Value>) -> Result<Caller, OtpError> {
+    // A misspelt field would silently switch every per-IP limit off: name the right one.
+    let squashed = |k: &str| k.replace(['_', '-'], "").to_ascii_lowercase();
+    if body
+        .keys()
+        .any(|k| k != "clientIp" && squashed(k) == "clientip")
+    {
+        return Err(OtpError::InvalidRequest(
+            "unknown field: the client's address goes in clientIp".to_owned(),
+        ));
+    }
     let named = body.contains_key("clientIp");
     if !iam_authorized(req) {
         if named {
@@ -93,6 +103,12 @@ fn caller(req: &Request, body: &Map<String, Value>) -> Result<Caller, OtpError> 
     let ip = ClientIp::parse(string_field(body, "clientIp")?).ok_or_else(|| {
         OtpError::InvalidRequest("clientIp must be an IPv4 or IPv6 address".to_owned())
     })?;
+    if ip.is_local() {
+        // Every user would share one budget: the backend sent its proxy's address.
+        return Err(OtpError::InvalidRequest(
+            "clientIp must be the end user's address, not a loopback or link-local one".to_owned(),
+        ));
+    }
     Ok(Caller { ip: Some(ip) })
 }
 

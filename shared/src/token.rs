@@ -191,8 +191,12 @@ impl TokenIssuer {
         let jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).map_err(|_| unusable())?;
         let (kid, public) = published(&jwk, VAR)?;
         let mut keys = vec![public];
-        if let Some(list) = &config.previous_public_keys {
-            keys.extend(previous_keys(list)?);
+        // Each key once: a key listed twice, or the signing key in the retired list (a
+        // rollback), would repeat a `kid`, which libraries such as jose refuse to choose from.
+        for key in previous_keys(config.previous_public_keys.as_deref().unwrap_or(""))? {
+            if !keys.iter().any(|k| k["kid"] == key["kid"]) {
+                keys.push(key);
+            }
         }
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid);

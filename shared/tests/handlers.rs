@@ -346,9 +346,10 @@ async fn a_malformed_client_ip_gets_400_and_changes_nothing() {
 }
 
 /// Backends on dual-stack listeners (Node, Java) report IPv4 users as IPv4-mapped IPv6
-/// (`::ffff:203.0.113.7`): each must count as its own IPv4 address, not all as one IPv6 block.
+/// (`::ffff:203.0.113.7`), IPv6-only sites behind NAT64 as `64:ff9b::203.0.113.7` (RFC 6052):
+/// each must count as its own IPv4 address, not all as one IPv6 block.
 #[tokio::test]
-async fn ipv4_mapped_client_ips_count_as_their_ipv4_address() {
+async fn ipv4_mapped_and_nat64_client_ips_count_as_their_ipv4_address() {
     let stack = Stack::new("OTP_MAX_SENDS_PER_IP_PER_HOUR=1").await;
     let sender = stack.sender();
     let send = |number: &'static str, ip| send_otp(&sender, backend_send(number, Some(ip)));
@@ -357,6 +358,9 @@ async fn ipv4_mapped_client_ips_count_as_their_ipv4_address() {
         ("+14155551002", "::ffff:198.51.100.9", 200),
         ("+14155551003", "203.0.113.7", 429),
         ("+14155551004", "::FFFF:198.51.100.9", 429),
+        ("+14155551005", "64:ff9b::192.0.2.44", 200),
+        ("+14155551006", "64:ff9b::192.0.2.45", 200),
+        ("+14155551007", "192.0.2.44", 429),
     ] {
         assert_eq!(send(number, ip).await.status(), status, "{ip}");
     }
@@ -373,9 +377,29 @@ async fn a_client_ip_that_names_no_client_gets_400() {
         "224.0.0.1",
         "ff02::1",
         "255.255.255.255",
+        // What a backend reads off its own proxy: every user would share its budget.
+        "127.0.0.1",
+        "::1",
+        "fe80::1",
+        "169.254.169.254",
     ] {
         let response = send_otp(&sender, backend_send("+14155551001", Some(ip))).await;
         assert_error(&response, 400, "invalid_request");
+    }
+    assert!(stack.plivo.sent().await.is_empty());
+}
+
+/// A backend that misspells `clientIp` must hear about it, not lose every per-IP limit.
+#[tokio::test]
+async fn a_misspelt_client_ip_gets_400() {
+    let stack = Stack::new("").await;
+    let sender = stack.sender();
+    for name in ["clientIP", "client_ip", "ClientIp", "client-ip"] {
+        let body = serde_json::json!({ "phoneNumber": "+14155551001", name: "203.0.113.7" });
+        let response = send_otp(&sender, event_with_body("send-otp-iam.json", body)).await;
+        let message = json(&response)["message"].to_string();
+        assert_error(&response, 400, "invalid_request");
+        assert!(message.contains("clientIp"), "{message}");
     }
     assert!(stack.plivo.sent().await.is_empty());
 }

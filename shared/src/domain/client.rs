@@ -21,9 +21,18 @@ impl ClientIp {
     /// so that it counts as itself and not in one shared IPv6 block. Addresses no client can
     /// have (unspecified, multicast, broadcast) are refused.
     pub fn parse(text: &str) -> Option<Self> {
-        let ip = text.trim().parse::<IpAddr>().ok()?.to_canonical();
+        let ip = nat64_client(text.trim().parse::<IpAddr>().ok()?.to_canonical());
         let broadcast = ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
         (!ip.is_unspecified() && !ip.is_multicast() && !broadcast).then_some(Self(ip))
+    }
+
+    /// Whether the address belongs to this host or its link (loopback, link-local): what a
+    /// backend reads off its own proxy or load balancer rather than its user.
+    pub fn is_local(&self) -> bool {
+        match self.0 {
+            IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
+            IpAddr::V6(v6) => v6.is_loopback() || v6.is_unicast_link_local(),
+        }
     }
 
     /// What the per-client limits count: the IPv4 address, or the IPv6 /64.
@@ -46,6 +55,18 @@ impl ClientIp {
                 Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
             }
         }
+    }
+}
+
+/// An RFC 6052 NAT64 address (`64:ff9b::/96`, how IPv6-only sites see IPv4 clients) is the
+/// IPv4 client inside it.
+fn nat64_client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
+            let o = v6.octets();
+            IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+        }
+        other => other,
     }
 }
 
