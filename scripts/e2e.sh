@@ -19,7 +19,7 @@ target=$(cargo metadata --format-version 1 --no-deps |
 state=$(mktemp -d)
 log="$state/local-stack.log"
 LOCAL_STATE_DIR="$state" LOCAL_API_PORT=0 LOCAL_DYNAMODB_PORT=0 LOCAL_PLIVO_PORT=0 \
-  LOCAL_INVOKE_PORT=0 "$target/debug/local-stack" >"$log" 2>&1 &
+  LOCAL_INVOKE_PORT=0 LOCAL_WEB_PORT=0 "$target/debug/local-stack" >"$log" 2>&1 &
 pid=$!
 cleanup() {
   kill -INT "$pid" 2>/dev/null || true
@@ -36,6 +36,7 @@ done
 url=$(grep -o 'running at http://[0-9.:]*' "$log" | head -1 | cut -d' ' -f3)
 sandbox=$(grep -o 'sandbox at http://[0-9.:]*' "$log" | head -1 | cut -d' ' -f3)
 invoke_port=$(grep -o 'cargo lambda invoke`: [0-9.]*:[0-9]*' "$log" | head -1 | sed 's/.*://')
+page=$(grep -o 'Demo page (the passwordless flow in a browser): http://[0-9.:]*/' "$log" | head -1 | sed 's/.*: //')
 
 passes=0
 failures=0
@@ -87,6 +88,11 @@ check "send to another number" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X 
 echo "== the token, checked by PyJWT"
 "$(dirname "$st")/python" scripts/check_token.py "$url" otp-lambda-local "$token" +14155552671 &&
   passes=$((passes + 1)) || failures=$((failures + 1))
+
+echo "== the demo page in headless Chromium"
+"$(dirname "$st")/python" scripts/browser_test.py "$page" "$url" "$sandbox" otp-lambda-local \
+  "$state/demo.png" && passes=$((passes + 1)) || failures=$((failures + 1))
+[ -z "${E2E_SCREENSHOT:-}" ] || cp "$state/demo.png" "$E2E_SCREENSHOT" 2>/dev/null || true
 
 echo "== schemathesis against openapi.yaml"
 # Run from the throw-away folder, where schemathesis keeps its example database

@@ -4,6 +4,7 @@
 pub mod apigw;
 pub mod dynalite;
 pub mod dynamodb_proxy;
+pub mod edge;
 pub mod lambda;
 pub mod plivo_sandbox;
 pub mod request_counter;

@@ -1,9 +1,9 @@
 // The passwordless flow against otp-lambda's public API: send a code, verify it (filled in by
 // the browser from the SMS where WebOTP is available), show the token's claims. The API is
-// this page's origin, or the one `?api=` names.
+// the one `?api=` names, or `window.OTP_API` (config.js), or this page's origin.
 "use strict";
 
-const api = new URLSearchParams(location.search).get("api") || location.origin;
+const api = new URLSearchParams(location.search).get("api") || window.OTP_API || location.origin;
 const $ = (id) => document.getElementById(id);
 let number = "";
 let countdown = null;

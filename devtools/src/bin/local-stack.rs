@@ -5,14 +5,17 @@
 //!   `template.yaml`.
 //! - Plivo: a sandbox on 127.0.0.1:8010 that prints every SMS and lists them at `/messages`.
 //! - The two functions under `cargo lambda watch`, which runs them through its Lambda Runtime
-//!   API, rebuilds them when the code changes, and routes `POST /auth/send-otp` and
-//!   `POST /auth/verify-otp` (the workspace's `[workspace.metadata.lambda.watch.router]`) on
-//!   127.0.0.1:3000. Its Lambda Invoke API answers there too.
-//! - Port 9000 on [::1] and 127.0.0.1 forwarded to it, where `cargo lambda invoke send-otp
-//!   --data-file events/send-otp.json` looks by default.
+//!   API, rebuilds them when the code changes, and routes `POST /auth/send-otp`,
+//!   `POST /auth/verify-otp` and the token keys' GETs (the workspace's
+//!   `[workspace.metadata.lambda.watch.router]`), on a free port of its own.
+//! - In front of it on 127.0.0.1:3000, the CORS rules `template.yaml` gives API Gateway,
+//!   allowing the demo page (`examples/web`), which is served on 127.0.0.1:8080.
+//! - Port 9000 on [::1] and 127.0.0.1 forwarded to watch's Lambda Invoke API, where
+//!   `cargo lambda invoke send-otp --data-file events/send-otp.json` looks by default.
 //!
-//! Ports can be changed with `LOCAL_API_PORT`, `LOCAL_DYNAMODB_PORT`, `LOCAL_PLIVO_PORT` and
-//! `LOCAL_INVOKE_PORT` (0: any free port), the data folder with `LOCAL_STATE_DIR`.
+//! Ports can be changed with `LOCAL_API_PORT`, `LOCAL_DYNAMODB_PORT`, `LOCAL_PLIVO_PORT`,
+//! `LOCAL_INVOKE_PORT` and `LOCAL_WEB_PORT` (0: any free port), the data folder with
+//! `LOCAL_STATE_DIR`.
 //! Ctrl-C (or SIGTERM) stops everything it started.
 
 use std::net::SocketAddr;
@@ -21,9 +24,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use axum::http::HeaderValue;
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
-use otp_devtools::{random_hex, repo_root, table};
+use otp_devtools::{edge, random_hex, repo_root, table};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
@@ -151,6 +155,7 @@ fn watch(root: &Path, addr: SocketAddr, env_file: &Path) -> anyhow::Result<Child
         .arg(addr.port().to_string())
         .arg("--env-file")
         .arg(env_file)
+        .arg("--disable-cors")
         .stdin(Stdio::null());
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -249,11 +254,41 @@ async fn main() -> anyhow::Result<()> {
         ("OTP_TOKEN_AUDIENCE", LOCAL_AUDIENCE.to_owned()),
     ]);
     let env = env_file(&state, &env)?;
-    let mut functions = watch(&root, addr, &env)?;
-    if let Err(e) = ready(addr, &mut functions).await {
+    // cargo lambda watch routes the requests to the functions on a port of its own; in front
+    // of it, on the API's port, the CORS rules template.yaml gives API Gateway, allowing the
+    // demo page's origin.
+    let inner = SocketAddr::from(([127, 0, 0, 1], api_port(0)?));
+    let mut functions = watch(&root, inner, &env)?;
+    if let Err(e) = ready(inner, &mut functions).await {
         stop(functions).await;
-        return Err(e.context("serve the API (set LOCAL_API_PORT to use another port)"));
+        return Err(e);
     }
+    let page_port = port("LOCAL_WEB_PORT", 8080)?;
+    let page_addr = SocketAddr::from(([127, 0, 0, 1], api_port(page_port)?));
+    let origins = vec![
+        HeaderValue::from_str(&format!("http://{page_addr}"))?,
+        HeaderValue::from_str(&format!("http://localhost:{}", page_addr.port()))?,
+    ];
+    let served = async {
+        let api = edge::serve_api(addr, inner, origins)
+            .await
+            .context("serve the API (set LOCAL_API_PORT to use another port)")?;
+        let page = edge::serve_page(
+            page_addr,
+            root.join("examples/web"),
+            format!("http://{api}"),
+        )
+        .await
+        .context("serve the demo page (set LOCAL_WEB_PORT to use another port)")?;
+        anyhow::Ok(page)
+    };
+    let page = match served.await {
+        Ok(page) => page,
+        Err(e) => {
+            stop(functions).await;
+            return Err(e);
+        }
+    };
 
     // `cargo lambda invoke` sends to [::1]:9000 by default; serve IPv4 loopback too.
     let invoke_port = port("LOCAL_INVOKE_PORT", 9000)?;
@@ -270,9 +305,10 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         invoke.push(listener.local_addr()?);
-        forward(listener, addr);
+        forward(listener, inner);
     }
     println!("Lambda Invoke API for `cargo lambda invoke`: {}", invoke[1]);
+    println!("Demo page (the passwordless flow in a browser): http://{page}/");
     println!(
         "\nThe OTP service is running at http://{addr}\n\n  \
          curl -s -X POST http://{addr}/auth/send-otp -H 'content-type: application/json' \\\n    \
