@@ -68,5 +68,18 @@ try:
     assert claims["phone_number"] == NUMBER, claims
     driver.save_screenshot(screenshot)
     print(f"ok   browser: verified {shown_number} on the demo page; PyJWT accepts its token")
+
+    # Another code for the same number within the resend cooldown: the page reads Retry-After
+    # (exposed by the API's CORS rules) and counts down on the button.
+    driver.get(page)
+    driver.find_element(By.ID, "phone").send_keys(NUMBER)
+    driver.find_element(By.ID, "send").click()
+    wait.until(shown.text_to_be_present_in_element((By.ID, "message"), "Too many codes"))
+    message = driver.find_element(By.ID, "message").text
+    assert re.search(r"in \d+ seconds", message), message
+    button = driver.find_element(By.ID, "send")
+    assert re.search(r"\(\d+s\)$", button.text), button.text
+    assert not button.is_enabled()
+    print(f"ok   browser: a resend too soon shows a countdown ({button.text})")
 finally:
     driver.quit()
