@@ -11,6 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 st=$1
 export PATH="$2:$PATH"
+# The demo page is driven in headless Chromium.
+for tool in chromium chromedriver; do
+  command -v "$tool" >/dev/null || { echo "$tool not found (Debian: apt-get install chromium chromium-driver)" >&2; exit 1; }
+done
 
 cargo build -q -p otp-devtools --bin local-stack
 target=$(cargo metadata --format-version 1 --no-deps |

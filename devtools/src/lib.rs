@@ -28,3 +28,15 @@ pub fn random_hex(bytes: usize) -> String {
     rand::rng().fill_bytes(&mut buf);
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A fresh 2048-bit RSA private key, PKCS#8 DER in base64: what `OTP_TOKEN_SIGNING_KEY` takes.
+pub fn rsa_signing_key() -> anyhow::Result<String> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    use base64::Engine;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|_| anyhow::anyhow!("could not generate an RSA key"))?;
+    let der: Pkcs8V1Der = key
+        .as_der()
+        .map_err(|_| anyhow::anyhow!("could not encode the RSA key"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(der.as_ref()))
+}

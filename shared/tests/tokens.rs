@@ -272,15 +272,10 @@ fn pem_block(label: &str, der: &[u8]) -> String {
 #[test]
 fn every_retired_key_listed_is_published() {
     let (private, _) = rsa_key(KeySize::Rsa2048);
-    let spki = |_: ()| {
-        let key = KeyPair::generate(KeySize::Rsa2048).unwrap();
-        AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(key.public_key())
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let spki = || engine.decode(rsa_key(KeySize::Rsa2048).1).unwrap();
     // A 2048-bit key's SubjectPublicKeyInfo is a 24-byte header, then the PKCS#1 key.
-    let (a, b, c, d) = (spki(()), spki(()), spki(()), spki(()));
+    let (a, b, c, d) = (spki(), spki(), spki(), spki());
     let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
     let list = format!(
         "{}{}{}",
@@ -413,4 +408,43 @@ fn a_pem_key_works_and_bad_token_settings_fail_init_naming_the_variable() {
         assert!(!err.to_string().contains(&private[..20]), "{err}");
         assert!(!err.to_string().contains(garbage), "{err}");
     }
+}
+
+/// One code, one token: eight instances verifying the right code at once answer exactly one
+/// token, with the one 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_right_codes_earn_exactly_one_token() {
+    let (private, _) = rsa_key(KeySize::Rsa2048);
+    let stack = Stack::new(&token_settings(&private)).await;
+    let code = stack.send(&phone("+14155552671"), &ANYONE).await;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (verifier, barrier) = (stack.verifier(), barrier.clone());
+        let body = json!({"phoneNumber": "+14155552671", "otp": code});
+        tasks.push(tokio::spawn(async move {
+            let request = event_with_body("verify-otp.json", body);
+            barrier.wait().await;
+            let response = verify_otp(&verifier, request).await;
+            (
+                response.status().as_u16(),
+                json_body(&response)["token"].is_string(),
+            )
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(
+        answers.iter().filter(|(_, token)| *token).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(status, token)| (*status == 200) == *token),
+        "{answers:?}"
+    );
 }

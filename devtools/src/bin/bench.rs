@@ -27,7 +27,7 @@ use otp_devtools::dynamodb_proxy::DynamoDbProxy;
 use otp_devtools::lambda::{Binaries, LocalFunction, lambda_bootstrap, target_dir};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::RuntimeApi;
-use otp_devtools::{repo_root, table};
+use otp_devtools::{repo_root, rsa_signing_key, table};
 use serde_json::Value;
 
 const TABLE: &str = "otp-bench";
@@ -406,18 +406,8 @@ async fn sent_code(
 
 /// A fresh 2048-bit RSA signing key and the settings that turn tokens on.
 fn token_env() -> anyhow::Result<Vec<(&'static str, String)>> {
-    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-    use base64::Engine;
-    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-        .map_err(|_| anyhow::anyhow!("could not generate an RSA key"))?;
-    let der: Pkcs8V1Der = key
-        .as_der()
-        .map_err(|_| anyhow::anyhow!("could not encode the RSA key"))?;
     Ok(vec![
-        (
-            "OTP_TOKEN_SIGNING_KEY",
-            base64::engine::general_purpose::STANDARD.encode(der.as_ref()),
-        ),
+        ("OTP_TOKEN_SIGNING_KEY", rsa_signing_key()?),
         ("OTP_TOKEN_ISSUER", "https://otp.example.com".to_owned()),
         ("OTP_TOKEN_AUDIENCE", "bench".to_owned()),
     ])

@@ -27,7 +27,7 @@ use anyhow::{Context, bail};
 use axum::http::HeaderValue;
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
-use otp_devtools::{edge, random_hex, repo_root, table};
+use otp_devtools::{edge, random_hex, repo_root, rsa_signing_key, table};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
@@ -75,20 +75,13 @@ fn local_secret(dir: &Path) -> anyhow::Result<String> {
 /// An RSA key that signs the local stack's tokens (PKCS#8 DER, base64), made once and kept in
 /// the data folder.
 fn local_signing_key(dir: &Path) -> anyhow::Result<String> {
-    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-    use base64::Engine;
     let path = dir.join("token-signing-key");
     if let Ok(key) = std::fs::read_to_string(&path)
         && !key.trim().is_empty()
     {
         return Ok(key.trim().to_owned());
     }
-    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-        .map_err(|_| anyhow::anyhow!("could not generate an RSA key"))?;
-    let der: Pkcs8V1Der = key
-        .as_der()
-        .map_err(|_| anyhow::anyhow!("could not encode the RSA key"))?;
-    let key = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let key = rsa_signing_key()?;
     write_private(&path, &key)?;
     Ok(key)
 }
@@ -122,7 +115,7 @@ fn env_file(dir: &Path, env: &[(&str, String)]) -> anyhow::Result<std::path::Pat
 }
 
 /// `port`, or when it is 0 one the system has free now (`cargo lambda watch` needs a number).
-fn api_port(port: u16) -> anyhow::Result<u16> {
+fn port_number(port: u16) -> anyhow::Result<u16> {
     if port != 0 {
         return Ok(port);
     }
@@ -246,7 +239,7 @@ async fn main() -> anyhow::Result<()> {
         ("OTP_ALLOWED_COUNTRIES", "*".to_owned()),
     ];
     env.extend(plivo.function_env());
-    let addr = SocketAddr::from(([127, 0, 0, 1], api_port(port("LOCAL_API_PORT", 3000)?)?));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port_number(port("LOCAL_API_PORT", 3000)?)?));
     // Tokens as a deployment with a signing key issues them; the keys at /.well-known/.
     env.extend([
         ("OTP_TOKEN_SIGNING_KEY", local_signing_key(&state)?),
@@ -257,29 +250,29 @@ async fn main() -> anyhow::Result<()> {
     // cargo lambda watch routes the requests to the functions on a port of its own; in front
     // of it, on the API's port, the CORS rules template.yaml gives API Gateway, allowing the
     // demo page's origin.
-    let inner = SocketAddr::from(([127, 0, 0, 1], api_port(0)?));
+    let inner = SocketAddr::from(([127, 0, 0, 1], port_number(0)?));
     let mut functions = watch(&root, inner, &env)?;
     if let Err(e) = ready(inner, &mut functions).await {
         stop(functions).await;
         return Err(e);
     }
-    let page_port = port("LOCAL_WEB_PORT", 8080)?;
-    let page_addr = SocketAddr::from(([127, 0, 0, 1], api_port(page_port)?));
-    let origins = vec![
-        HeaderValue::from_str(&format!("http://{page_addr}"))?,
-        HeaderValue::from_str(&format!("http://localhost:{}", page_addr.port()))?,
-    ];
+    // The page first (port 0 binds any free port), so the API knows the origin to allow.
     let served = async {
-        let api = edge::serve_api(addr, inner, origins)
-            .await
-            .context("serve the API (set LOCAL_API_PORT to use another port)")?;
+        let page_addr = SocketAddr::from(([127, 0, 0, 1], port("LOCAL_WEB_PORT", 8080)?));
         let page = edge::serve_page(
             page_addr,
             root.join("examples/web"),
-            format!("http://{api}"),
+            format!("http://{addr}"),
         )
         .await
         .context("serve the demo page (set LOCAL_WEB_PORT to use another port)")?;
+        let origins = vec![
+            HeaderValue::from_str(&format!("http://{page}"))?,
+            HeaderValue::from_str(&format!("http://localhost:{}", page.port()))?,
+        ];
+        edge::serve_api(addr, inner, origins)
+            .await
+            .context("serve the API (set LOCAL_API_PORT to use another port)")?;
         anyhow::Ok(page)
     };
     let page = match served.await {
