@@ -100,6 +100,17 @@ pub async fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(target))
 }
 
+/// Where a function process's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// To this process's own output.
+    Inherit,
+    /// Nowhere (as a benchmark wants: Lambda ships it away through a pipe).
+    Discard,
+    /// Standard output to a pipe the caller reads (`child.stdout`).
+    Capture,
+}
+
 /// One function process and the Runtime API it polls.
 pub struct LocalFunction {
     pub runtime: RuntimeApi,
@@ -117,20 +128,19 @@ impl LocalFunction {
         env: &[(&str, String)],
         timeout: Duration,
     ) -> anyhow::Result<Self> {
-        Self::start_quietly(binary, name, env, timeout, false).await
+        Self::start_with_output(binary, name, env, timeout, Output::Inherit).await
     }
 
-    /// Like [`start`](Self::start); with `quiet`, the process's output is discarded (as a
-    /// benchmark wants: Lambda ships it away through a pipe).
-    pub async fn start_quietly(
+    /// Like [`start`](Self::start), with the process's output going where `output` says.
+    pub async fn start_with_output(
         binary: &Path,
         name: &str,
         env: &[(&str, String)],
         timeout: Duration,
-        quiet: bool,
+        output: Output,
     ) -> anyhow::Result<Self> {
         let runtime = RuntimeApi::start(name, timeout).await?;
-        Self::start_with_runtime(binary, runtime, env, quiet).await
+        Self::start_with_runtime(binary, runtime, env, output).await
     }
 
     /// Starts `binary` polling `runtime`, which may already hold an event.
@@ -138,7 +148,7 @@ impl LocalFunction {
         binary: &Path,
         runtime: RuntimeApi,
         env: &[(&str, String)],
-        quiet: bool,
+        output: Output,
     ) -> anyhow::Result<Self> {
         let name = runtime.function_name().to_owned();
         let mut command = command(binary);
@@ -154,8 +164,14 @@ impl LocalFunction {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        if quiet {
-            command.stdout(Stdio::null()).stderr(Stdio::null());
+        match output {
+            Output::Inherit => {}
+            Output::Discard => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+            Output::Capture => {
+                command.stdout(Stdio::piped());
+            }
         }
         for (k, v) in env {
             command.env(k, v);

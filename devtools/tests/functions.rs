@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use otp_devtools::apigw::{HttpResponse, call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalFunction, command, functions_under_test};
+use otp_devtools::lambda::{LocalFunction, Output, command, functions_under_test};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::Outcome;
 use otp_devtools::{repo_root, table};
@@ -36,6 +36,11 @@ impl Deployment {
 }
 
 async fn deploy() -> Deployment {
+    deploy_with(&[], Output::Inherit).await
+}
+
+/// The functions with `settings` on top of the test deployment's, their output to `output`.
+async fn deploy_with(settings: &[(&'static str, &str)], output: Output) -> Deployment {
     let root = repo_root();
     let bin = functions_under_test(&root).await.unwrap();
     let dynalite = Dynalite::start(0, None).unwrap();
@@ -52,8 +57,10 @@ async fn deploy() -> Deployment {
         ("OTP_ALLOWED_COUNTRIES", "US,CA,GB".to_owned()),
     ];
     env.extend(plivo.function_env());
+    env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let timeout = Duration::from_secs(15);
-    let start = |binary, name| LocalFunction::start(binary, name, &env, timeout);
+    let start =
+        |binary, name| LocalFunction::start_with_output(binary, name, &env, timeout, output);
     Deployment {
         send: start(&bin.send_otp, "send-otp").await.unwrap(),
         verify: start(&bin.verify_otp, "verify-otp").await.unwrap(),
@@ -125,6 +132,50 @@ async fn a_sample_event_invokes_the_binary_directly() {
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["success"], true);
     assert_eq!(d.plivo.messages().len(), 1);
+}
+
+/// With JSON logs and an application log level above INFO (`ApplicationLogLevel: ERROR`),
+/// Lambda drops every line below that level: the metric record still goes out, at the
+/// configured level, and the INFO logs do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_survive_the_strictest_log_level() {
+    use tokio::io::AsyncBufReadExt;
+    let settings = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+        ("OTP_METRICS_NAMESPACE", "OtpLambda/e2e"),
+    ];
+    let mut d = deploy_with(&settings, Output::Capture).await;
+    assert_eq!(
+        d.send(r#"{"phoneNumber":"+14155552671"}"#).await.status,
+        200
+    );
+    let stdout = d.send.child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let record = loop {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no metric record in {seen:?}"))
+            .unwrap()
+            .expect("output");
+        let value: Value = serde_json::from_str(&line).unwrap_or_default();
+        if value.get("_aws").is_some() {
+            break value;
+        }
+        seen.push(line);
+    };
+    assert_eq!(record["level"], "ERROR", "{record}");
+    assert_eq!(record["Outcome"], "Sent", "{record}");
+    assert_eq!(record["ColdStart"], 1, "{record}");
+    assert_eq!(
+        record["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "OtpLambda/e2e"
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains("\"INFO\"")),
+        "INFO lines at level ERROR: {seen:?}"
+    );
 }
 
 /// Runs the verify binary's init with `env` (and a Runtime API nobody serves): it must fail,

@@ -20,10 +20,18 @@ pub enum OtpError {
     /// Wrong, expired, used or missing code: deliberately one variant.
     #[error("invalid or expired code")]
     InvalidOtp,
+    /// Attempts used up; `limit` names the one (as the metrics do).
     #[error("attempts used up")]
-    TooManyAttempts { retry_after: u64 },
+    TooManyAttempts {
+        retry_after: u64,
+        limit: &'static str,
+    },
+    /// A send limit reached; `limit` names the one (as the metrics do).
     #[error("rate limited")]
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+        limit: &'static str,
+    },
     #[error("sms not sent")]
     SmsFailed(#[source] SmsError),
     #[error("store unavailable")]

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::domain::{Caller, ClientIp, InputError, OtpCode, PhoneNumber};
 use crate::error::{OtpError, chain};
+use crate::metrics::{Facts, Operation};
 use crate::service::{SendOtp, VerifyOtp};
 use crate::sms::SmsSender;
 use crate::store::OtpStore;
@@ -180,17 +181,24 @@ pub async fn send_otp<S: OtpStore, M: SmsSender>(
     req: Request,
 ) -> Response<Body> {
     let span = tracing::info_span!("send_otp", phone = tracing::field::Empty);
-    answer(span, async {
-        let body = json_object(&req)?;
-        let phone = phone_field(&body)?;
-        let sent = app.send(&phone, &caller(&req, &body)?).await?;
-        Ok(SendResponse {
-            success: true,
-            message: "OTP sent successfully",
-            expires_in: sent.expires_in,
-        })
-    })
-    .await
+    let work = app.metrics().measure(Operation::Send, async {
+        let mut facts = Facts::default();
+        let result = async {
+            let body = json_object(&req)?;
+            let phone = phone_field(&body)?;
+            facts.region = phone.country();
+            let sent = app.send(&phone, &caller(&req, &body)?).await?;
+            facts.segments = Some(sent.segments);
+            Ok(SendResponse {
+                success: true,
+                message: "OTP sent successfully",
+                expires_in: sent.expires_in,
+            })
+        }
+        .await;
+        (result, facts)
+    });
+    answer(span, work).await
 }
 
 /// `POST /auth/verify-otp` `{"phoneNumber": "+14155552671", "otp": "123456"}`; and, for
@@ -200,23 +208,32 @@ pub async fn verify_otp<S: OtpStore>(app: &VerifyOtp<S>, req: Request) -> Respon
     if req.method() == Method::GET
         && let Some(document) = discovery_document(req.uri().path())
     {
-        return discovery(app, document);
+        let served = app.metrics().measure(Operation::Keys, async {
+            (discovery(app, document), Facts::default())
+        });
+        return served.await.unwrap_or_else(|err| error_response(&err));
     }
     let span = tracing::info_span!("verify_otp", phone = tracing::field::Empty);
-    answer(span, async {
-        let body = json_object(&req)?;
-        let phone = phone_field(&body)?;
-        let code = OtpCode::parse(string_field(&body, "otp")?, app.code_length())
-            .map_err(invalid_field("otp"))?;
-        app.verify(&phone, &code, &caller(&req, &body)?).await?;
-        let token = app.tokens().map(|tokens| tokens.issue(&phone));
-        Ok(VerifyResponse {
-            success: true,
-            message: "OTP verified successfully",
-            token: token.transpose().map_err(OtpError::TokenFailed)?,
-        })
-    })
-    .await
+    let work = app.metrics().measure(Operation::Verify, async {
+        let mut facts = Facts::default();
+        let result = async {
+            let body = json_object(&req)?;
+            let phone = phone_field(&body)?;
+            facts.region = phone.country();
+            let code = OtpCode::parse(string_field(&body, "otp")?, app.code_length())
+                .map_err(invalid_field("otp"))?;
+            app.verify(&phone, &code, &caller(&req, &body)?).await?;
+            let token = app.tokens().map(|tokens| tokens.issue(&phone));
+            Ok(VerifyResponse {
+                success: true,
+                message: "OTP verified successfully",
+                token: token.transpose().map_err(OtpError::TokenFailed)?,
+            })
+        }
+        .await;
+        (result, facts)
+    });
+    answer(span, work).await
 }
 
 #[derive(Clone, Copy)]
@@ -236,9 +253,12 @@ fn discovery_document(path: &str) -> Option<Document> {
 }
 
 /// A discovery document, which verifiers may cache for a while.
-fn discovery<S: OtpStore>(app: &VerifyOtp<S>, document: Document) -> Response<Body> {
+fn discovery<S: OtpStore>(
+    app: &VerifyOtp<S>,
+    document: Document,
+) -> Result<Response<Body>, OtpError> {
     let Some(tokens) = app.tokens() else {
-        return error_response(&OtpError::NotFound);
+        return Err(OtpError::NotFound);
     };
     let text = match document {
         Document::Jwks => tokens.jwks(),
@@ -255,7 +275,7 @@ fn discovery<S: OtpStore>(app: &VerifyOtp<S>, document: Document) -> Response<Bo
         header::CACHE_CONTROL,
         HeaderValue::from_str(&cache).expect("ASCII"),
     );
-    response
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -333,7 +353,9 @@ pub fn error_response(err: &OtpError) -> Response<Body> {
         message,
     };
     let mut response = json_response(status, &body);
-    if let OtpError::TooManyAttempts { retry_after } | OtpError::RateLimited { retry_after } = err {
+    if let OtpError::TooManyAttempts { retry_after, .. }
+    | OtpError::RateLimited { retry_after, .. } = err
+    {
         response.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from((*retry_after).max(1)),
@@ -453,13 +475,19 @@ mod tests {
             ),
             (OtpError::InvalidOtp, 401, "Unauthorized", "invalid_otp"),
             (
-                OtpError::TooManyAttempts { retry_after: 7 },
+                OtpError::TooManyAttempts {
+                    retry_after: 7,
+                    limit: "Attempts",
+                },
                 429,
                 "Too Many Requests",
                 "too_many_attempts",
             ),
             (
-                OtpError::RateLimited { retry_after: 9 },
+                OtpError::RateLimited {
+                    retry_after: 9,
+                    limit: "Attempts",
+                },
                 429,
                 "Too Many Requests",
                 "rate_limited",
@@ -500,9 +528,15 @@ mod tests {
 
     #[test]
     fn rate_limits_carry_retry_after_in_seconds() {
-        let response = error_response(&OtpError::RateLimited { retry_after: 27 });
+        let response = error_response(&OtpError::RateLimited {
+            retry_after: 27,
+            limit: "Attempts",
+        });
         assert_eq!(response.headers()[header::RETRY_AFTER], "27");
-        let response = error_response(&OtpError::TooManyAttempts { retry_after: 0 });
+        let response = error_response(&OtpError::TooManyAttempts {
+            retry_after: 0,
+            limit: "Attempts",
+        });
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert!(
             error_response(&OtpError::InvalidOtp)
@@ -531,8 +565,14 @@ mod tests {
             OtpError::CountryNotAllowed,
             OtpError::NumberTypeNotAllowed,
             OtpError::InvalidOtp,
-            OtpError::TooManyAttempts { retry_after: 1 },
-            OtpError::RateLimited { retry_after: 1 },
+            OtpError::TooManyAttempts {
+                retry_after: 1,
+                limit: "Attempts",
+            },
+            OtpError::RateLimited {
+                retry_after: 1,
+                limit: "Attempts",
+            },
             OtpError::SmsFailed(SmsError::Unavailable {
                 attempts: 1,
                 last: String::new(),

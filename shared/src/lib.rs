@@ -7,8 +7,9 @@
 //! - [`service`]: the two use cases, written against those seams.
 //! - [`http`]: API Gateway in, JSON out; the one place an error becomes a response.
 //!
-//! Beside them: [`config`] (the environment, read once at start), [`clock`] and
-//! [`telemetry`]. Each main builds the concrete store and sender and hands them in.
+//! Beside them: [`config`] (the environment, read once at start), [`clock`],
+//! [`telemetry`] (logs) and [`metrics`]. Each main builds the concrete store and sender and
+//! hands them in.
 
 #![warn(unreachable_pub)]
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod sms;
 pub mod store;

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::OtpConfig;
+use secrecy::ExposeSecret;
+
 use crate::domain::{
-    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, MINUTE, OtpCode, PhoneNumber,
+    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, MINUTE, OtpCode, PhoneNumber, segments,
 };
 use crate::error::{OtpError, chain};
+use crate::metrics::Metrics;
 use crate::sms::SmsSender;
 use crate::store::{Budget, Counter, OtpStore, SendDecision, VerifyDecision};
 use crate::token::TokenIssuer;
@@ -20,6 +23,7 @@ struct Core<S> {
     keys: Keyring,
     store: S,
     clock: Arc<dyn Clock>,
+    metrics: Metrics,
 }
 
 impl<S: OtpStore> Core<S> {
@@ -29,6 +33,7 @@ impl<S: OtpStore> Core<S> {
             config,
             store,
             clock,
+            metrics: Metrics::off(),
         }
     }
 
@@ -126,6 +131,8 @@ impl<S: OtpStore> Reservation<'_, S> {
 pub struct Sent {
     /// Seconds the code stays valid.
     pub expires_in: u64,
+    /// The SMS segments the message is billed as.
+    pub segments: u32,
 }
 
 /// Everything `send-otp` needs, built once per execution environment.
@@ -140,6 +147,16 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
             core: Core::new(config, store, clock),
             sms,
         }
+    }
+
+    /// Records a metric per request (see [`Metrics`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.core.metrics = metrics;
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.core.metrics
     }
 
     /// Refuses destinations outside the allowed regions and line types.
@@ -225,7 +242,10 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
                     range,
                     "send limit reached"
                 );
-                Err(OtpError::RateLimited { retry_after })
+                Err(OtpError::RateLimited {
+                    retry_after,
+                    limit: full.kind().metric_name(),
+                })
             }
         }
     }
@@ -244,15 +264,18 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         let hash = core.keys.code_hash(&key, &code);
         let stored = match core.store.store_code(&key, &hash, now).await {
             Ok(SendDecision::Stored { previous }) => Ok(previous),
-            Ok(SendDecision::RateLimited { retry_after }) => {
-                Err(OtpError::RateLimited { retry_after })
-            }
+            Ok(SendDecision::RateLimited { retry_after }) => Err(OtpError::RateLimited {
+                retry_after,
+                limit: "PerNumber",
+            }),
             Err(e) => Err(e.into()),
         };
         let previous = reserved.settle(stored).await?;
         let limits = &core.config.limits;
         let text = core.config.message.render(&code, limits.code_ttl);
         drop(code);
+        let (encoding, segments) = segments(text.expose_secret());
+        tracing::info!(?encoding, segments, "sending the code");
         if let Err(sms_error) = self.sms.send(phone, &text).await {
             let now = core.clock.now();
             let withdrawn = core
@@ -268,6 +291,7 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         }
         Ok(Sent {
             expires_in: limits.code_ttl,
+            segments,
         })
     }
 }
@@ -290,6 +314,16 @@ impl<S: OtpStore> VerifyOtp<S> {
     pub fn with_tokens(mut self, tokens: TokenIssuer) -> Self {
         self.tokens = Some(tokens);
         self
+    }
+
+    /// Records a metric per request (see [`Metrics`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.core.metrics = metrics;
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.core.metrics
     }
 
     pub(crate) fn tokens(&self) -> Option<&TokenIssuer> {
@@ -330,7 +364,10 @@ impl<S: OtpStore> VerifyOtp<S> {
             Ok(reserved) => reserved,
             Err((full, retry_after)) => {
                 tracing::warn!(limit = full.kind().limit_name(), "verify limit reached");
-                return Err(OtpError::TooManyAttempts { retry_after });
+                return Err(OtpError::TooManyAttempts {
+                    retry_after,
+                    limit: full.kind().metric_name(),
+                });
             }
         };
         // A failed guess spends the caller's failure budget; a right one, or one never
@@ -342,7 +379,10 @@ impl<S: OtpStore> VerifyOtp<S> {
             }
             Ok(VerifyDecision::Exhausted { retry_after }) => {
                 reserved.keep();
-                Err(OtpError::TooManyAttempts { retry_after })
+                Err(OtpError::TooManyAttempts {
+                    retry_after,
+                    limit: "Attempts",
+                })
             }
             Ok(VerifyDecision::Verified) => {
                 reserved.give_back().await;
@@ -503,7 +543,10 @@ mod tests {
         let (result, calls) = send(FakeStore::new(refused, rejected), Ok(())).await;
         assert!(matches!(
             result,
-            Err(OtpError::RateLimited { retry_after: 30 })
+            Err(OtpError::RateLimited {
+                retry_after: 30,
+                ..
+            })
         ));
         let taken = calls.iter().filter(|c| **c == "take").count();
         assert_eq!(taken, 3, "{calls:?}");

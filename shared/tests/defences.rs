@@ -80,7 +80,7 @@ async fn a_client_ip_gets_its_hourly_sends_and_no_more() {
         sender.send(&us(n), &attacker).await.unwrap();
     }
     match sender.send(&us(3), &attacker).await {
-        Err(OtpError::RateLimited { retry_after }) => {
+        Err(OtpError::RateLimited { retry_after, .. }) => {
             assert!((1..=3600).contains(&retry_after), "{retry_after}")
         }
         other => panic!("expected rate limiting, got {other:?}"),
@@ -195,7 +195,7 @@ async fn the_global_budget_per_minute_holds_under_a_distributed_burst() {
     assert_eq!(stack.concurrent_sends(jobs).await, 1);
     assert_eq!(stack.plivo.sent().await.len(), 4);
     match stack.sender().send(&us(30), &ANYONE).await {
-        Err(OtpError::RateLimited { retry_after }) => assert!((1..=60).contains(&retry_after)),
+        Err(OtpError::RateLimited { retry_after, .. }) => assert!((1..=60).contains(&retry_after)),
         other => panic!("expected the breaker to hold, got {other:?}"),
     }
     stack.clock.advance(60);
@@ -230,7 +230,7 @@ async fn one_ip_cannot_guess_across_many_numbers() {
         .verify(&numbers[3], &code(&codes[3]), &attacker)
         .await;
     match r {
-        Err(OtpError::TooManyAttempts { retry_after }) => {
+        Err(OtpError::TooManyAttempts { retry_after, .. }) => {
             assert!((1..=3600).contains(&retry_after))
         }
         other => panic!("expected the ip budget to hold, got {other:?}"),

@@ -104,7 +104,7 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
         loop {
             match sender.send(&number, &ANYONE).await {
                 Ok(_) => last_code = stack.plivo.last_code().await,
-                Err(OtpError::RateLimited { retry_after }) if retry_after > 3600 => {
+                Err(OtpError::RateLimited { retry_after, .. }) if retry_after > 3600 => {
                     assert!(counted <= 100, "{counted} failures before the lock");
                     break 'hours;
                 }
@@ -132,7 +132,7 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
     // Locked: the right code of the last message does not verify, a new code is not sent.
     let r = verifier.guess(&number, &last_code).await;
     match r {
-        Err(OtpError::TooManyAttempts { retry_after }) => assert!(retry_after > 3600),
+        Err(OtpError::TooManyAttempts { retry_after, .. }) => assert!(retry_after > 3600),
         other => panic!("a locked number verified: {other:?}"),
     }
     let sent = stack.plivo.sent().await.len();
@@ -420,7 +420,13 @@ async fn a_failed_resend_keeps_the_previous_code() {
     stack.clock.advance(10);
     let r = sender.send(&number, &ANYONE).await;
     assert!(
-        matches!(r, Err(OtpError::RateLimited { retry_after: 20 })),
+        matches!(
+            r,
+            Err(OtpError::RateLimited {
+                retry_after: 20,
+                ..
+            })
+        ),
         "{r:?}"
     );
 }
@@ -525,7 +531,13 @@ async fn a_refused_send_reads_the_item_only_when_dynamodb_does_not_return_it() {
     stack.requests.reset();
     let r = sender.send(&us(0), &ANYONE).await;
     assert!(
-        matches!(r, Err(OtpError::RateLimited { retry_after: 30 })),
+        matches!(
+            r,
+            Err(OtpError::RateLimited {
+                retry_after: 30,
+                ..
+            })
+        ),
         "{r:?}"
     );
     let requests = stack.requests.by_operation();

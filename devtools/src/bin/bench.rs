@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use otp_devtools::apigw::{call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::dynamodb_proxy::DynamoDbProxy;
-use otp_devtools::lambda::{Binaries, LocalFunction, lambda_bootstrap, target_dir};
+use otp_devtools::lambda::{Binaries, LocalFunction, Output, lambda_bootstrap, target_dir};
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::RuntimeApi;
 use otp_devtools::{repo_root, rsa_signing_key, table};
@@ -255,7 +255,7 @@ async fn cold_start(
         let runtime = runtime.clone();
         tokio::spawn(async move { invoke(&runtime, event).await })
     };
-    let mut f = LocalFunction::start_with_runtime(binary, runtime, env, true).await?;
+    let mut f = LocalFunction::start_with_runtime(binary, runtime, env, Output::Discard).await?;
     let status = pending.await??;
     let answered = Instant::now();
     let init = f.runtime.first_poll().context("never polled")? - f.started;
@@ -296,7 +296,7 @@ async fn measure_baseline(binary: &Path, opts: &Options) -> anyhow::Result<Basel
         inits.push(init);
         firsts.push(first);
     }
-    let mut f = LocalFunction::start_quietly(binary, BASELINE, &[], TIMEOUT, true).await?;
+    let mut f = quiet(binary, BASELINE, &[]).await?;
     ready(&f.runtime).await?;
     invoke(&f.runtime, malformed_event()).await?;
     let cpu = cpu_per_malformed_request(&f, opts.warm).await?;
@@ -340,7 +340,7 @@ async fn measure(
         });
     }
 
-    let mut f = LocalFunction::start_quietly(binary, name, &setup.env, TIMEOUT, true).await?;
+    let mut f = quiet(binary, name, &setup.env).await?;
     ready(&f.runtime).await?;
     invoke(&f.runtime, next_event(numbers)).await?;
     setup.proxy.take();
@@ -428,8 +428,7 @@ async fn token_cost(
     opts: &Options,
     numbers: &mut Numbers,
 ) -> anyhow::Result<Vec<TokenCost>> {
-    let send =
-        LocalFunction::start_quietly(&bin.send_otp, "send-otp", &setup.env, TIMEOUT, true).await?;
+    let send = quiet(&bin.send_otp, "send-otp", &setup.env).await?;
     ready(&send.runtime).await?;
     let mut with_key = setup.env.clone();
     with_key.extend(token_env()?);
@@ -447,8 +446,7 @@ async fn token_cost(
                     .0,
             );
         }
-        let mut f =
-            LocalFunction::start_quietly(&bin.verify_otp, "verify-otp", env, TIMEOUT, true).await?;
+        let mut f = quiet(&bin.verify_otp, "verify-otp", env).await?;
         ready(&f.runtime).await?;
         let pid = f.child.id().context("no pid")?;
         let (mut latencies, mut cpu) = (Vec::new(), Duration::ZERO);
@@ -472,17 +470,19 @@ async fn token_cost(
     Ok(rows)
 }
 
+/// A function process whose output is discarded, as Lambda ships it away through a pipe.
+async fn quiet(binary: &Path, name: &str, env: &[(&str, String)]) -> anyhow::Result<LocalFunction> {
+    LocalFunction::start_with_output(binary, name, env, TIMEOUT, Output::Discard).await
+}
+
 /// DynamoDB requests of one send, one right verify and one wrong verify.
 async fn requests_per_operation(
     bin: &Binaries,
     setup: &Setup,
     numbers: &mut Numbers,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let send =
-        LocalFunction::start_quietly(&bin.send_otp, "send-otp", &setup.env, TIMEOUT, true).await?;
-    let verify =
-        LocalFunction::start_quietly(&bin.verify_otp, "verify-otp", &setup.env, TIMEOUT, true)
-            .await?;
+    let send = quiet(&bin.send_otp, "send-otp", &setup.env).await?;
+    let verify = quiet(&bin.verify_otp, "verify-otp", &setup.env).await?;
     ready(&send.runtime).await?;
     ready(&verify.runtime).await?;
     let describe = |t: otp_devtools::dynamodb_proxy::Tally| {

@@ -6,6 +6,7 @@ use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
+use otp_shared::metrics::Metrics;
 use otp_shared::service::SendOtp;
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
@@ -21,7 +22,8 @@ async fn main() -> Result<(), Error> {
         PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
     let store = DynamoDbStore::connect(&config).await?;
-    let app = SendOtp::new(config, store, sms, Arc::new(SystemClock));
+    let app =
+        SendOtp::new(config, store, sms, Arc::new(SystemClock)).with_metrics(Metrics::from_env());
     run(service_fn(|req| async {
         Ok::<_, Error>(http::send_otp(&app, req).await)
     }))

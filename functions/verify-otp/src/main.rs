@@ -7,6 +7,7 @@ use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
 use otp_shared::config::{ConfigError, FromEnv, OtpConfig, TokenConfig};
 use otp_shared::domain::PhoneNumber;
+use otp_shared::metrics::Metrics;
 use otp_shared::service::VerifyOtp;
 use otp_shared::store::DynamoDbStore;
 use otp_shared::token::TokenIssuer;
@@ -26,7 +27,8 @@ async fn main() -> Result<(), Error> {
         })
         .inspect_err(log)?;
     let store = DynamoDbStore::connect(&config).await?;
-    let mut app = VerifyOtp::new(config, store, Arc::new(SystemClock));
+    let mut app =
+        VerifyOtp::new(config, store, Arc::new(SystemClock)).with_metrics(Metrics::from_env());
     if let Some(tokens) = tokens {
         app = app.with_tokens(tokens);
     }

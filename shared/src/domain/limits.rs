@@ -94,6 +94,16 @@ impl CounterKind {
     }
 
     /// What the limit is called in logs when this counter refuses a request.
+    /// The limit's name in the metrics' `Limit` dimension.
+    pub(crate) fn metric_name(self) -> &'static str {
+        match self {
+            CounterKind::Global => "SendsPerMinute",
+            CounterKind::IpSend | CounterKind::IpSend48 => "SendsPerIp",
+            CounterKind::IpFail | CounterKind::IpFail48 => "FailuresPerIp",
+            CounterKind::Prefix => "SendsPerPrefix",
+        }
+    }
+
     pub(crate) fn limit_name(self) -> &'static str {
         match self {
             CounterKind::Global => "global sends per minute",

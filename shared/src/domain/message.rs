@@ -46,6 +46,47 @@ impl MessageTemplate {
     }
 }
 
+/// How a message travels: GSM 03.38 7-bit (160 characters in one message, 153 per part of a
+/// longer one; the extension table's characters take two) or, when any character is outside
+/// it, UCS-2 (70 UTF-16 units in one, 67 per part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Gsm7,
+    Ucs2,
+}
+
+/// GSM 03.38's basic character set (the escape itself excluded).
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+     ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// Its extension table: each costs an escape and the character, two septets.
+const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
+
+/// The encoding a text needs and the number of SMS segments it is billed as.
+pub fn segments(text: &str) -> (Encoding, u32) {
+    let septets: Option<usize> = text
+        .chars()
+        .map(|c| {
+            if GSM7_BASIC.contains(c) {
+                Some(1)
+            } else if GSM7_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let (encoding, units, single, part) = match septets {
+        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
+        None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
+    };
+    let count = if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    };
+    (encoding, u32::try_from(count).unwrap_or(u32::MAX))
+}
+
 impl Default for MessageTemplate {
     fn default() -> Self {
         Self(DEFAULT_MESSAGE_TEMPLATE.to_owned())
@@ -76,6 +117,45 @@ mod tests {
             webotp.render(&code("123456"), 300).expose_secret(),
             "123456 is your Example code.\n\n@example.com #123456"
         );
+    }
+
+    #[test]
+    fn gsm7_texts_take_160_septets_and_escapes_count_twice() {
+        let every_basic: String = GSM7_BASIC.chars().collect();
+        assert_eq!(every_basic.chars().count(), 127);
+        assert_eq!(segments(&every_basic), (Encoding::Gsm7, 1));
+        assert_eq!(segments(&"a".repeat(160)), (Encoding::Gsm7, 1));
+        assert_eq!(segments(&"a".repeat(161)), (Encoding::Gsm7, 2));
+        assert_eq!(segments(&"a".repeat(306)), (Encoding::Gsm7, 2));
+        assert_eq!(segments(&"a".repeat(307)), (Encoding::Gsm7, 3));
+        // 80 euro signs are 160 septets; one more character is a second segment.
+        assert_eq!(segments(&"€".repeat(80)), (Encoding::Gsm7, 1));
+        assert_eq!(
+            segments(&format!("{}a", "€".repeat(80))),
+            (Encoding::Gsm7, 2)
+        );
+        assert_eq!(segments("[x]{y}~|^\\"), (Encoding::Gsm7, 1));
+    }
+
+    #[test]
+    fn any_other_character_makes_the_text_ucs2_at_70_units() {
+        for text in [
+            "Ваш код подтверждения: 123456",
+            "رمز التحقق الخاص بك هو 123456",
+            "確認コードは123456です",
+            "Your code is 123456 ✓",
+            "ç is not GSM (only Ç is)",
+        ] {
+            assert_eq!(segments(text), (Encoding::Ucs2, 1), "{text}");
+        }
+        assert_eq!(segments(&"Ж".repeat(70)), (Encoding::Ucs2, 1));
+        assert_eq!(segments(&"Ж".repeat(71)), (Encoding::Ucs2, 2));
+        assert_eq!(segments(&"Ж".repeat(134)), (Encoding::Ucs2, 2));
+        assert_eq!(segments(&"Ж".repeat(135)), (Encoding::Ucs2, 3));
+        // An emoji is two UTF-16 units.
+        assert_eq!(segments(&"😀".repeat(35)), (Encoding::Ucs2, 1));
+        assert_eq!(segments(&"😀".repeat(36)), (Encoding::Ucs2, 2));
+        assert_eq!(segments(&MessageTemplate::default().0), (Encoding::Gsm7, 1));
     }
 
     #[test]

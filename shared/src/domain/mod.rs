@@ -16,6 +16,7 @@ pub use keys::{CodeHash, PhoneKey};
 pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits};
 pub(crate) use message::MessageTemplate;
+pub use message::{Encoding, segments};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
 
 /// Why a piece of user input was refused. The text says what is wrong with it without

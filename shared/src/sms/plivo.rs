@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::{SmsError, SmsSender};
 use crate::config::{PlivoConfig, PlivoLog};
 use crate::domain::PhoneNumber;
+use crate::metrics::{Dependency, timed};
 
 /// How hard the client tries before giving up.
 #[derive(Debug, Clone, Copy)]
@@ -218,7 +219,7 @@ impl PlivoSmsSender {
 
 impl SmsSender for PlivoSmsSender {
     async fn send(&self, to: &PhoneNumber, text: &SecretString) -> Result<(), SmsError> {
-        self.send_with_retries(to, text).await
+        timed(Dependency::Plivo, self.send_with_retries(to, text)).await
     }
 }
 

@@ -12,6 +12,7 @@ use super::item::{Item, PARTITION_KEY, State, TTL_ATTRIBUTE};
 use super::{Failure, Result, StoreError, dynamodb_client};
 use crate::config::OtpConfig;
 use crate::domain::{Limits, PhoneKey};
+use crate::metrics::{Dependency, timed};
 
 /// An attribute name an expression uses through a placeholder, being a reserved word.
 pub(super) type Name = (&'static str, &'static str);
@@ -125,7 +126,8 @@ impl DynamoDbStore {
         write: Write<'_>,
         returns: ReturnValue,
     ) -> Result<Conditional> {
-        conditional(self.request(pk, write, returns).send().await)
+        let request = self.request(pk, write, returns).send();
+        conditional(timed(Dependency::DynamoDb, request).await)
     }
 
     /// A counter write: one attempt only, never retried by the SDK (a retry after a lost
@@ -136,8 +138,8 @@ impl DynamoDbStore {
             .request(pk, write, ReturnValue::None)
             .customize()
             .config_override(once)
-            .send()
-            .await;
+            .send();
+        let result = timed(Dependency::DynamoDb, result).await;
         Ok(matches!(conditional(result)?, Conditional::Applied(_)))
     }
 
@@ -153,7 +155,8 @@ impl DynamoDbStore {
             .table_name(&self.table)
             .key(PARTITION_KEY, AttributeValue::S(key.as_str().to_owned()))
             .consistent_read(true)
-            .send()
+            .send();
+        let out = timed(Dependency::DynamoDb, out)
             .await
             .map_err(store_error)?;
         Ok(out.item.as_ref().map(State::from_item).unwrap_or_default())

@@ -94,7 +94,7 @@ pub fn seen(result: &Result<(), OtpError>) -> (u16, String, Option<String>) {
 /// Asserts that `result` is a 429 whose `Retry-After` is `retry_after` seconds.
 pub fn assert_rate_limited<T: std::fmt::Debug>(result: Result<T, OtpError>, retry_after: u64) {
     match result {
-        Err(OtpError::RateLimited { retry_after: r }) => assert_eq!(r, retry_after),
+        Err(OtpError::RateLimited { retry_after: r, .. }) => assert_eq!(r, retry_after),
         other => panic!("expected rate limiting, got {other:?}"),
     }
 }

@@ -1,0 +1,401 @@
+//! Metrics: one CloudWatch Embedded Metric Format (EMF) record per invocation, a JSON line on
+//! standard output that CloudWatch Logs turns into metrics. No agent, no API call, no extra
+//! latency: the line goes out with the function's logs.
+//!
+//! Dimensions stay few and low in cardinality (operation, outcome, the limit that tripped,
+//! the destination's region), so the metric count, and its bill, is bounded by the allow-list
+//! and never by numbers, addresses or ranges.
+//!
+//! With JSON logs and an application log level, Lambda drops every line whose `level` is
+//! below that level and reads a line without one as INFO. A record carries the configured
+//! level itself (`AWS_LAMBDA_LOG_LEVEL`), so no level ever filters the metrics out.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::Region;
+use crate::error::OtpError;
+
+/// Where metrics go unless `OTP_METRICS_NAMESPACE` says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "OtpLambda";
+
+/// The levels Lambda's log-level filter knows, least severe first.
+const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Send,
+    Verify,
+    /// A request for the token keys (`/.well-known/...`).
+    Keys,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Send => "Send",
+            Operation::Verify => "Verify",
+            Operation::Keys => "Keys",
+        }
+    }
+}
+
+/// What became of a request, as the `Outcome` dimension names it.
+fn outcome<T>(result: &Result<T, OtpError>, operation: Operation) -> &'static str {
+    let Err(err) = result else {
+        return match operation {
+            Operation::Send => "Sent",
+            Operation::Verify => "Verified",
+            Operation::Keys => "Served",
+        };
+    };
+    match err {
+        OtpError::InvalidRequest(_) => "InvalidRequest",
+        OtpError::CountryNotAllowed => "CountryNotAllowed",
+        OtpError::NumberTypeNotAllowed => "NumberTypeNotAllowed",
+        OtpError::InvalidOtp => "InvalidOtp",
+        OtpError::TooManyAttempts { .. } => "TooManyAttempts",
+        OtpError::RateLimited { .. } => "RateLimited",
+        OtpError::SmsFailed(_) => "SmsFailed",
+        OtpError::Unavailable(_) => "Unavailable",
+        OtpError::Internal(_) | OtpError::TokenFailed(_) => "Internal",
+        OtpError::NotFound => "NotFound",
+    }
+}
+
+/// A dependency whose calls are timed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dependency {
+    DynamoDb,
+    Plivo,
+}
+
+/// Time spent in each dependency during the current invocation.
+#[derive(Default)]
+struct Timings {
+    dynamodb: Cell<Option<Duration>>,
+    plivo: Cell<Option<Duration>>,
+}
+
+impl Timings {
+    fn add(&self, dependency: Dependency, elapsed: Duration) {
+        let cell = match dependency {
+            Dependency::DynamoDb => &self.dynamodb,
+            Dependency::Plivo => &self.plivo,
+        };
+        cell.set(Some(cell.get().unwrap_or_default() + elapsed));
+    }
+}
+
+tokio::task_local! {
+    static TIMINGS: Timings;
+}
+
+/// Runs `call`, adding its duration to the current invocation's time in `dependency`.
+pub(crate) async fn timed<F: Future>(dependency: Dependency, call: F) -> F::Output {
+    let start = Instant::now();
+    let output = call.await;
+    let _ = TIMINGS.try_with(|t| t.add(dependency, start.elapsed()));
+    output
+}
+
+/// What a request's handler knows about it beyond its outcome.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// The destination's region, once the number parsed.
+    pub(crate) region: Option<Region>,
+    /// The SMS segments of the message sent.
+    pub(crate) segments: Option<u32>,
+}
+
+type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// The metrics of one execution environment: built once, shared by its invocations.
+pub struct Metrics {
+    namespace: String,
+    level: &'static str,
+    sink: Option<Sink>,
+    /// Whether an invocation has been recorded yet: the first one is the cold start.
+    warm: AtomicBool,
+}
+
+impl Metrics {
+    /// No metrics at all (the default of the use cases; the functions' mains switch them on).
+    pub fn off() -> Self {
+        Self {
+            namespace: String::new(),
+            level: "INFO",
+            sink: None,
+            warm: AtomicBool::new(false),
+        }
+    }
+
+    /// Records to standard output, in `OTP_METRICS_NAMESPACE` (default [`DEFAULT_NAMESPACE`])
+    /// at the level in `AWS_LAMBDA_LOG_LEVEL`.
+    pub fn from_env() -> Self {
+        let namespace = std::env::var("OTP_METRICS_NAMESPACE")
+            .ok()
+            .filter(|n| !n.trim().is_empty());
+        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+        Self::to_writer(
+            namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE),
+            level.as_deref(),
+            |line| {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(line).and_then(|()| out.flush());
+            },
+        )
+    }
+
+    /// Records through `write`, one line (newline included) per call, in `namespace`, at
+    /// `log_level` (a Lambda application log level; INFO when unset or unknown).
+    pub fn to_writer(
+        namespace: &str,
+        log_level: Option<&str>,
+        write: impl Fn(&[u8]) + Send + Sync + 'static,
+    ) -> Self {
+        let level = log_level
+            .and_then(|l| {
+                LEVELS
+                    .into_iter()
+                    .find(|k| k.eq_ignore_ascii_case(l.trim()))
+            })
+            .unwrap_or("INFO");
+        Self {
+            namespace: namespace.to_owned(),
+            level,
+            sink: Some(Arc::new(write)),
+            warm: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs one invocation's work, timing it and its dependencies, and records its outcome.
+    pub(crate) async fn measure<T>(
+        &self,
+        operation: Operation,
+        work: impl Future<Output = (Result<T, OtpError>, Facts)>,
+    ) -> Result<T, OtpError> {
+        let start = Instant::now();
+        // Boxed: the work holds the SDK's request futures, tens of kilobytes, which would
+        // otherwise be copied through each layer on the stack.
+        let work = Box::pin(work);
+        let ((result, facts), (dynamodb, plivo)) = TIMINGS
+            .scope(Timings::default(), async {
+                let out = work.await;
+                (out, TIMINGS.with(|t| (t.dynamodb.get(), t.plivo.get())))
+            })
+            .await;
+        if let Some(sink) = &self.sink {
+            let cold = !self.warm.swap(true, Ordering::Relaxed);
+            let limit = match &result {
+                Err(
+                    OtpError::RateLimited { limit, .. } | OtpError::TooManyAttempts { limit, .. },
+                ) => Some(*limit),
+                _ => None,
+            };
+            let record = Record {
+                operation,
+                outcome: outcome(&result, operation),
+                limit,
+                facts,
+                latency: start.elapsed(),
+                dynamodb,
+                plivo,
+                cold,
+            };
+            let mut line = record
+                .emf(&self.namespace, self.level, now_millis())
+                .to_string();
+            line.push('\n');
+            sink(line.as_bytes());
+        }
+        result
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 1e2
+}
+
+/// One invocation, as recorded.
+struct Record {
+    operation: Operation,
+    outcome: &'static str,
+    limit: Option<&'static str>,
+    facts: Facts,
+    latency: Duration,
+    dynamodb: Option<Duration>,
+    plivo: Option<Duration>,
+    cold: bool,
+}
+
+impl Record {
+    /// The EMF document: each group of metrics with the dimensions it is published under.
+    ///
+    /// - `Requests` by operation and outcome: the outcome counts, and every rate the alarms
+    ///   watch (errors, SMS failures, sends per minute).
+    /// - `Latency`, `DynamoDbLatency`, `PlivoLatency`, `Segments`, `ColdStart` by operation.
+    /// - `Sent` and `Verified` by region: their ratio per region is the conversion rate that
+    ///   falls when SMS pumping starts (codes sent that nobody enters).
+    /// - `LimitReached` by operation and limit: which defence is refusing.
+    fn emf(&self, namespace: &str, level: &str, timestamp: u64) -> Value {
+        type Group = (
+            &'static [&'static str],
+            Vec<(&'static str, &'static str, Value)>,
+        );
+        let mut groups: Vec<Group> = vec![(
+            &["Operation", "Outcome"],
+            vec![("Requests", "Count", json!(1))],
+        )];
+        let mut timing = vec![
+            ("Latency", "Milliseconds", json!(millis(self.latency))),
+            ("ColdStart", "Count", json!(u8::from(self.cold))),
+        ];
+        if let Some(d) = self.dynamodb {
+            timing.push(("DynamoDbLatency", "Milliseconds", json!(millis(d))));
+        }
+        if let Some(d) = self.plivo {
+            timing.push(("PlivoLatency", "Milliseconds", json!(millis(d))));
+        }
+        if let Some(segments) = self.facts.segments {
+            timing.push(("Segments", "Count", json!(segments)));
+        }
+        groups.push((&["Operation"], timing));
+        let mut fields = Map::new();
+        // Numbers no region claims count under CLDR's "unknown region".
+        let region = self
+            .facts
+            .region
+            .map_or_else(|| "ZZ".to_owned(), |r| r.to_string());
+        if let Some(name) = ["Sent", "Verified"]
+            .into_iter()
+            .find(|o| *o == self.outcome)
+        {
+            groups.push((&["Region"], vec![(name, "Count", json!(1))]));
+            fields.insert("Region".to_owned(), json!(region));
+        } else if self.facts.region.is_some() {
+            fields.insert("Region".to_owned(), json!(region));
+        }
+        if let Some(limit) = self.limit {
+            groups.push((
+                &["Operation", "Limit"],
+                vec![("LimitReached", "Count", json!(1))],
+            ));
+            fields.insert("Limit".to_owned(), json!(limit));
+        }
+        fields.insert("Operation".to_owned(), json!(self.operation.as_str()));
+        fields.insert("Outcome".to_owned(), json!(self.outcome));
+        fields.insert("level".to_owned(), json!(level));
+        let directives: Vec<Value> = groups
+            .into_iter()
+            .map(|(dimensions, metrics)| {
+                let definitions: Vec<Value> = metrics
+                    .into_iter()
+                    .map(|(name, unit, value)| {
+                        fields.insert(name.to_owned(), value);
+                        json!({"Name": name, "Unit": unit})
+                    })
+                    .collect();
+                json!({"Namespace": namespace, "Dimensions": [dimensions], "Metrics": definitions})
+            })
+            .collect();
+        fields.insert(
+            "_aws".to_owned(),
+            json!({"Timestamp": timestamp, "CloudWatchMetrics": directives}),
+        );
+        Value::Object(fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn capture(level: Option<&str>) -> (Metrics, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = lines.clone();
+        let metrics = Metrics::to_writer("Test", level, move |line| {
+            out.lock()
+                .unwrap()
+                .push(String::from_utf8(line.to_vec()).unwrap());
+        });
+        (metrics, lines)
+    }
+
+    /// Lambda's filter: a line passes when its level is at or above the configured one; a
+    /// line without a (known) level counts as INFO.
+    fn passes(line: &Value, configured: &str) -> bool {
+        let rank = |l: &str| LEVELS.iter().position(|k| k.eq_ignore_ascii_case(l));
+        let level = line["level"].as_str().and_then(rank).unwrap_or(2);
+        level >= rank(configured).unwrap()
+    }
+
+    #[tokio::test]
+    async fn records_pass_lambdas_filter_at_every_log_level() {
+        for configured in LEVELS {
+            let (metrics, lines) = capture(Some(&configured.to_lowercase()));
+            let _ = metrics
+                .measure(Operation::Send, async { (Ok(()), Facts::default()) })
+                .await;
+            let line: Value = serde_json::from_str(&lines.lock().unwrap()[0]).unwrap();
+            assert!(passes(&line, configured), "{configured}: {line}");
+        }
+        let (metrics, lines) = capture(None);
+        let _ = metrics
+            .measure(Operation::Send, async { (Ok(()), Facts::default()) })
+            .await;
+        let line: Value = serde_json::from_str(&lines.lock().unwrap()[0]).unwrap();
+        assert_eq!(line["level"], "INFO");
+    }
+
+    #[tokio::test]
+    async fn only_the_first_invocation_is_a_cold_start_and_timings_stay_with_their_own() {
+        let (metrics, lines) = capture(None);
+        let slow = async {
+            timed(
+                Dependency::DynamoDb,
+                tokio::time::sleep(Duration::from_millis(30)),
+            )
+            .await;
+            (Ok(()), Facts::default())
+        };
+        let quick = async {
+            timed(Dependency::Plivo, async {}).await;
+            (Ok(()), Facts::default())
+        };
+        let _ = tokio::join!(
+            metrics.measure(Operation::Send, slow),
+            metrics.measure(Operation::Verify, quick)
+        );
+        let records: Vec<Value> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let cold: u64 = records
+            .iter()
+            .map(|r| r["ColdStart"].as_u64().unwrap())
+            .sum();
+        assert_eq!(cold, 1);
+        let send = records.iter().find(|r| r["Operation"] == "Send").unwrap();
+        let verify = records.iter().find(|r| r["Operation"] == "Verify").unwrap();
+        assert!(send["DynamoDbLatency"].as_f64().unwrap() >= 30.0, "{send}");
+        assert!(send.get("PlivoLatency").is_none(), "{send}");
+        assert!(verify.get("DynamoDbLatency").is_none(), "{verify}");
+        assert!(verify["PlivoLatency"].as_f64().is_some(), "{verify}");
+    }
+}
