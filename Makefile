@@ -21,13 +21,15 @@ pip = $(TOOLS)/$(1)/bin/pip install -q --disable-pip-version-check -r tools/requ
 ## driven with cargo lambda invoke, curl and schemathesis.
 test: rust-tests local-stack-tests
 
-## The Rust tests (they start their own dynalite and Plivo stand-ins), then the store and flow
-## tests again with dynalite returning the old item on a failed condition, as DynamoDB does.
-## The function binaries are built first: the end-to-end tests in devtools/tests/functions.rs
-## run them, and would otherwise compile them inside their own run time.
-rust-tests: deps
+## The Rust tests (they start their own dynalite, Plivo and, for secrets, moto stand-ins), then
+## the store and flow tests again with dynalite returning the old item on a failed condition,
+## as DynamoDB does. The function binaries are built first: the end-to-end tests in
+## devtools/tests/functions.rs run them, and would otherwise compile them inside their own run
+## time.
+rust-tests: deps $(TOOLS)/moto/bin/python
+	$(call pip,moto)
 	cargo build -p send-otp -p verify-otp
-	cargo test --workspace
+	MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" cargo test --workspace
 	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
 		--test otp_flow --test defences --test security --test handlers
 
@@ -53,11 +55,15 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## Validate and lint template.yaml, build both functions for arm64 with `sam build`, and run
-## the end-to-end tests of the function binaries on those artifacts (under qemu-user on x86_64).
-template: deps $(TOOLS)/sam/bin/python
+## Validate, lint and scan template.yaml (sam validate --lint, cfn-lint, checkov), build both
+## functions for arm64 with `sam build`, and run the end-to-end tests of the function binaries
+## on those artifacts (under qemu-user on x86_64).
+template: deps $(TOOLS)/sam/bin/python $(TOOLS)/checkov/bin/python $(TOOLS)/moto/bin/python
 	$(call pip,sam)
-	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" scripts/check-template.sh
+	$(call pip,checkov)
+	$(call pip,moto)
+	PATH="$(abspath $(TOOLS))/sam/bin:$$PATH" CHECKOV="$(abspath $(TOOLS))/checkov/bin/checkov" \
+		MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" scripts/check-template.sh
 
 ## Benchmark the release binaries, built as they are deployed (cargo lambda, static musl):
 ## cold start, warm latency, memory, DynamoDB requests per operation, binary and arm64 zip sizes.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks template.yaml the way a deployment would meet it: SAM validation with its linter,
-# cfn-lint on its own, then `sam build`, which builds both functions with cargo-lambda for
+# cfn-lint on its own, checkov's scan (every check passes or is skipped in the template with
+# its reason), then `sam build`, which builds both functions with cargo-lambda for
 # arm64 (the Makefile's build-<Function> targets). Fails unless both artifacts are static
 # aarch64 executables named bootstrap that pass the end-to-end tests of the function
 # binaries (devtools/tests/functions.rs), run under qemu when this machine is not arm64.
@@ -8,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sam validate --lint
 cfn-lint template.yaml
+"${CHECKOV:-checkov}" -f template.yaml --framework cloudformation --skip-download --compact --quiet
 sam build
 for fn in SendOtpFunction VerifyOtpFunction; do
   artifact=".aws-sam/build/$fn/bootstrap"

@@ -6,6 +6,7 @@ pub mod dynalite;
 pub mod dynamodb_proxy;
 pub mod edge;
 pub mod lambda;
+pub mod moto;
 pub mod plivo_sandbox;
 pub mod request_counter;
 pub mod runtime_api;

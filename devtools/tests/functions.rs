@@ -9,6 +9,7 @@ use std::time::Duration;
 use otp_devtools::apigw::{HttpResponse, call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::lambda::{LocalFunction, Output, command, functions_under_test};
+use otp_devtools::moto::Moto;
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::Outcome;
 use otp_devtools::{repo_root, table};
@@ -57,7 +58,13 @@ async fn deploy_with(settings: &[(&'static str, &str)], output: Output) -> Deplo
         ("OTP_ALLOWED_COUNTRIES", "US,CA,GB".to_owned()),
     ];
     env.extend(plivo.function_env());
-    env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    // A setting replaces the deployment's; an empty one removes it.
+    for &(name, value) in settings {
+        env.retain(|(k, _)| *k != name);
+        if !value.is_empty() {
+            env.push((name, value.to_owned()));
+        }
+    }
     let timeout = Duration::from_secs(15);
     let start =
         |binary, name| LocalFunction::start_with_output(binary, name, &env, timeout, output);
@@ -178,9 +185,95 @@ async fn metrics_survive_the_strictest_log_level() {
     );
 }
 
+/// The secrets in Secrets Manager and SSM Parameter Store (moto's server standing in for
+/// both), the functions' configuration holding only their ARNs: the functions read them at
+/// init, and a code sent is a code verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_read_from_secrets_manager_and_ssm_at_init() {
+    let moto = Moto::start().await.unwrap();
+    let plivo_env = PlivoSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), false)
+        .await
+        .unwrap()
+        .function_env();
+    let plain = |name: &str| {
+        plivo_env
+            .iter()
+            .find(|(k, _)| *k == name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let secret_arn = moto.create_secret("otp/secret", SECRET).await.unwrap();
+    let id_arn = moto
+        .put_parameter("/otp/plivo-auth-id", &plain("PLIVO_AUTH_ID"))
+        .await
+        .unwrap();
+    let token_arn = moto
+        .create_secret("otp/plivo-auth-token", &plain("PLIVO_AUTH_TOKEN"))
+        .await
+        .unwrap();
+    let endpoints = moto.function_env();
+    let mut settings: Vec<(&'static str, &str)> = vec![
+        ("OTP_SECRET", ""),
+        ("PLIVO_AUTH_ID", ""),
+        ("PLIVO_AUTH_TOKEN", ""),
+        ("OTP_SECRET_ARN", &secret_arn),
+        ("PLIVO_AUTH_ID_ARN", &id_arn),
+        ("PLIVO_AUTH_TOKEN_ARN", &token_arn),
+    ];
+    settings.extend(endpoints.iter().map(|(k, v)| (*k, v.as_str())));
+    let d = deploy_with(&settings, Output::Inherit).await;
+
+    let sent = d.send(r#"{"phoneNumber":"+14155552671"}"#).await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let code = code_in(d.plivo.messages()[0]["text"].as_str().unwrap());
+    let guess = json!({"phoneNumber": "+14155552671", "otp": code}).to_string();
+    let verified = d.verify(&guess).await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+}
+
+/// A secret that is not there, or that the function may not read, stops its init with a
+/// log line naming the variable; nothing else starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_unreadable_secret_fails_init_and_names_the_variable() {
+    let moto = Moto::start().await.unwrap();
+    let endpoints = moto.function_env();
+    let endpoint = |k: &str| endpoints.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let secrets_manager = endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:otp/none-AbCdEf";
+    let log = assert_init_fails(
+        &[
+            ("OTP_SECRET_ARN", missing),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &secrets_manager),
+        ],
+        "OTP_SECRET_ARN",
+        SECRET,
+    )
+    .await;
+    assert!(log.contains("ResourceNotFoundException"), "{log}");
+    // A parameter whose value the function must not repeat, behind an endpoint that refuses
+    // every request (moto enforcing IAM, which knows no such credentials).
+    let key_arn = moto
+        .put_parameter("/otp/key", "the-secret-key-value")
+        .await
+        .unwrap();
+    let strict = Moto::start_enforcing_iam().await.unwrap();
+    let log = assert_init_fails(
+        &[
+            ("OTP_SECRET", SECRET),
+            ("OTP_TOKEN_SIGNING_KEY_ARN", &key_arn),
+            ("AWS_ENDPOINT_URL_SSM", &strict.endpoint()),
+        ],
+        "OTP_TOKEN_SIGNING_KEY_ARN",
+        "the-secret-key-value",
+    )
+    .await;
+    assert!(log.contains("could not be read"), "{log}");
+}
+
 /// Runs the verify binary's init with `env` (and a Runtime API nobody serves): it must fail,
-/// naming `variable` and never repeating `secret`.
-async fn assert_init_fails(env: &[(&str, &str)], variable: &str, secret: &str) {
+/// naming `variable` and never repeating `secret`. Its output.
+async fn assert_init_fails(env: &[(&str, &str)], variable: &str, secret: &str) -> String {
     let bin = functions_under_test(&repo_root()).await.unwrap();
     let mut command = command(&bin.verify_otp);
     command
@@ -188,7 +281,10 @@ async fn assert_init_fails(env: &[(&str, &str)], variable: &str, secret: &str) {
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
         .env("AWS_LAMBDA_FUNCTION_NAME", "verify-otp")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -201,6 +297,7 @@ async fn assert_init_fails(env: &[(&str, &str)], variable: &str, secret: &str) {
     );
     assert!(all.contains(variable), "{all}");
     assert!(!all.contains(secret), "{all}");
+    all
 }
 
 #[tokio::test]

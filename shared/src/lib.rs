@@ -13,12 +13,14 @@
 
 #![warn(unreachable_pub)]
 
+mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod secrets;
 pub mod service;
 pub mod sms;
 pub mod store;

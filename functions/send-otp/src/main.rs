@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
+use otp_shared::config::{ConfigError, FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::metrics::Metrics;
+use otp_shared::secrets::Settings;
 use otp_shared::service::SendOtp;
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
@@ -17,9 +18,10 @@ use otp_shared::{http, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     PhoneNumber::preload_metadata();
-    let config = OtpConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
-    let plivo =
-        PlivoConfig::from_env().inspect_err(|e| tracing::error!(variable = e.var, "{e}"))?;
+    let log = |e: &ConfigError| tracing::error!(variable = e.var, "{e}");
+    let settings = Settings::load().await.inspect_err(log)?;
+    let config = OtpConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
+    let plivo = PlivoConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
     let store = DynamoDbStore::connect(&config).await?;
     let app =

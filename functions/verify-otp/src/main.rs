@@ -8,6 +8,7 @@ use otp_shared::clock::SystemClock;
 use otp_shared::config::{ConfigError, FromEnv, OtpConfig, TokenConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::metrics::Metrics;
+use otp_shared::secrets::Settings;
 use otp_shared::service::VerifyOtp;
 use otp_shared::store::DynamoDbStore;
 use otp_shared::token::TokenIssuer;
@@ -19,8 +20,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     PhoneNumber::preload_metadata();
     let log = |e: &ConfigError| tracing::error!(variable = e.var, "{e}");
-    let config = OtpConfig::from_env().inspect_err(log)?;
-    let tokens = Option::<TokenConfig>::from_env()
+    let settings = Settings::load().await.inspect_err(log)?;
+    let config = OtpConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
+    let tokens = Option::<TokenConfig>::from_lookup(|k| settings.get(k))
         .and_then(|c| {
             c.map(|c| TokenIssuer::new(c, Arc::new(SystemClock)))
                 .transpose()
