@@ -246,8 +246,9 @@ impl Record {
     /// - `Requests` by operation and outcome: the outcome counts, and every rate the alarms
     ///   watch (errors, SMS failures, sends per minute).
     /// - `Latency`, `DynamoDbLatency`, `PlivoLatency`, `Segments`, `ColdStart` by operation.
-    /// - `Sent` and `Verified` by region: their ratio per region is the conversion rate that
-    ///   falls when SMS pumping starts (codes sent that nobody enters).
+    /// - `Sent`, `Verified` and `Unverified` (+1 per send, -1 per verify) by region: the
+    ///   conversion rate per region, which falls when SMS pumping starts, and the codes
+    ///   nobody entered.
     /// - `LimitReached` by operation and limit: which defence is refusing.
     fn emf(&self, namespace: &str, level: &str, timestamp: u64) -> Value {
         type Group = (
@@ -278,11 +279,21 @@ impl Record {
             .facts
             .region
             .map_or_else(|| "ZZ".to_owned(), |r| r.to_string());
-        if let Some(name) = ["Sent", "Verified"]
-            .into_iter()
-            .find(|o| *o == self.outcome)
-        {
-            groups.push((&["Region"], vec![(name, "Count", json!(1))]));
+        // `Unverified` adds one per code sent and takes one away per code verified: summed over
+        // an hour, per region, the codes nobody entered (what SMS pumping leaves behind).
+        let by_region = match self.outcome {
+            "Sent" => Some(("Sent", 1)),
+            "Verified" => Some(("Verified", -1)),
+            _ => None,
+        };
+        if let Some((name, unverified)) = by_region {
+            groups.push((
+                &["Region"],
+                vec![
+                    (name, "Count", json!(1)),
+                    ("Unverified", "Count", json!(unverified)),
+                ],
+            ));
             fields.insert("Region".to_owned(), json!(region));
         } else if self.facts.region.is_some() {
             fields.insert("Region".to_owned(), json!(region));

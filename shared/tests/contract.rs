@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use common::repo_root;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig};
+use otp_shared::secrets::SECRET_SETTINGS;
 use serde_norway::Value;
 
 fn yaml(name: &str) -> Value {
@@ -112,10 +113,26 @@ fn every_setting_is_wired_in_the_template_and_documented_in_the_readme() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     for var in &vars {
+        // A secret is set in the template as the ARN it is read from at init.
+        let arn = SECRET_SETTINGS
+            .iter()
+            .find(|(name, _)| name == var)
+            .map(|(_, arn)| *arn);
+        let set = arn.unwrap_or(var);
         assert!(
-            template.contains(&format!("{var}:")),
-            "{var} is not set in template.yaml"
+            template.contains(&format!("{set}:")),
+            "{set} is not set in template.yaml"
         );
+        if let Some(arn) = arn {
+            assert!(
+                !template.contains(&format!("{var}:")),
+                "{var} in plain text"
+            );
+            assert!(
+                readme.contains(&format!("`{arn}`")),
+                "{arn} is not in the README"
+            );
+        }
         assert!(
             readme.contains(&format!("`{var}`")),
             "{var} is not in the README"

@@ -155,6 +155,8 @@ async fn a_send_and_a_verify_record_their_outcome_region_latencies_and_segments(
     assert_eq!(sent["Region"], "US");
     assert_eq!(sent["Sent"], 1);
     assert_eq!(dimensions_of(&sent, "Sent"), [["Region"]]);
+    assert_eq!(sent["Unverified"], 1);
+    assert_eq!(dimensions_of(&sent, "Unverified"), [["Region"]]);
     assert_eq!(sent["Segments"], 1);
     assert!(sent["DynamoDbLatency"].as_f64().unwrap() > 0.0);
     assert!(sent["PlivoLatency"].as_f64().unwrap() > 0.0);
@@ -176,6 +178,7 @@ async fn a_send_and_a_verify_record_their_outcome_region_latencies_and_segments(
     let verified = records.last();
     assert_eq!(verified["Verified"], 1);
     assert_eq!(dimensions_of(&verified, "Verified"), [["Region"]]);
+    assert_eq!(verified["Unverified"], -1);
     let [first, second] = &records.all()[..] else {
         panic!("two records")
     };
@@ -267,6 +270,7 @@ async fn refusals_record_their_outcome_and_the_limit_that_tripped() {
         }
         if outcome != "Sent" {
             assert!(record.get("Sent").is_none() && record.get("Segments").is_none());
+            assert!(record.get("Unverified").is_none(), "{record}");
         }
     }
 }
