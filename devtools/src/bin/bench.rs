@@ -36,6 +36,10 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 const DEPLOYED_TARGET: &str = "aarch64-unknown-linux-musl";
 /// The bare lambda_http function in `devtools/baseline`.
 const BASELINE: &str = "lambda-baseline";
+/// The baseline plus one EMF record per invocation, by three writers (`devtools/baseline`):
+/// serde_json (what the functions use), awslabs' metrique, `metrics` with
+/// metrics_cloudwatch_embedded.
+const EMF_WRITERS: [&str; 3] = ["emf-serde", "emf-metrique", "emf-metrics"];
 const USAGE: &str = "usage: bench [--short] [--no-build] [--zip] [--soak=N] [--target=TRIPLE]";
 
 struct Options {
@@ -288,15 +292,15 @@ struct Baseline {
     binary_mb: f64,
 }
 
-async fn measure_baseline(binary: &Path, opts: &Options) -> anyhow::Result<Baseline> {
+async fn measure_baseline(name: &str, binary: &Path, opts: &Options) -> anyhow::Result<Baseline> {
     let (mut inits, mut firsts) = (Vec::new(), Vec::new());
     for _ in 0..opts.starts {
-        let (init, first, status) = cold_start(BASELINE, binary, &[], malformed_event()).await?;
-        expect(status, 400, "baseline")?;
+        let (init, first, status) = cold_start(name, binary, &[], malformed_event()).await?;
+        expect(status, 400, name)?;
         inits.push(init);
         firsts.push(first);
     }
-    let mut f = quiet(binary, BASELINE, &[]).await?;
+    let mut f = quiet(binary, name, &[]).await?;
     ready(&f.runtime).await?;
     invoke(&f.runtime, malformed_event()).await?;
     let cpu = cpu_per_malformed_request(&f, opts.warm).await?;
@@ -578,8 +582,15 @@ async fn main() -> anyhow::Result<()> {
         target_dir(&root).await?.join("bench").join(&opts.target)
     };
     let bin = Binaries::in_lambda_dir(&dir);
-    eprintln!("measuring the bare lambda_http baseline ...");
-    let baseline = measure_baseline(&lambda_bootstrap(&dir, BASELINE), &opts).await?;
+    eprintln!("measuring the bare lambda_http baseline and the EMF writers on it ...");
+    let baseline = measure_baseline(BASELINE, &lambda_bootstrap(&dir, BASELINE), &opts).await?;
+    let mut writers = Vec::new();
+    for name in EMF_WRITERS {
+        writers.push((
+            name,
+            measure_baseline(name, &lambda_bootstrap(&dir, name), &opts).await?,
+        ));
+    }
     let setup = setup().await?;
     let mut numbers = Numbers(0);
 
@@ -660,6 +671,17 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "| {} | {} | {:.2} | {:.3} |",
             t.setting, t.init, t.p50, t.cpu
+        );
+    }
+    println!(
+        "\n| EMF writer (on the baseline) | init ms, median (min-max) | first response ms | CPU ms per invoke | peak RSS MB | binary MB |\n|---|---|---|---|---|---|"
+    );
+    for (name, b) in
+        std::iter::once((BASELINE, &baseline)).chain(writers.iter().map(|(n, b)| (*n, b)))
+    {
+        println!(
+            "| {name} | {} | {} | {:.3} | {:.1} | {:.2} |",
+            b.init, b.first, b.cpu, b.peak_mb, b.binary_mb
         );
     }
     println!("\n| operation | DynamoDB requests |\n|---|---|");
