@@ -67,15 +67,19 @@ template: deps $(TOOLS)/sam/bin/python $(TOOLS)/checkov/bin/python $(TOOLS)/moto
 
 ## Benchmark the release binaries, built as they are deployed (cargo lambda, static musl):
 ## cold start, warm latency, memory, DynamoDB requests per operation, binary and arm64 zip sizes.
-bench: deps $(TOOLS)/lambda/bin/python
+bench: deps $(TOOLS)/lambda/bin/python $(TOOLS)/moto/bin/python
 	$(call pip,lambda)
-	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --zip
+	$(call pip,moto)
+	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" \
+		cargo run -q -p otp-devtools --bin bench -- --zip
 
 ## The same, shorter and without the zips: CI runs it so the benchmark cannot rot. Both add
 ## the x86_64 musl Rust target with rustup the first time.
-bench-short: deps $(TOOLS)/lambda/bin/python
+bench-short: deps $(TOOLS)/lambda/bin/python $(TOOLS)/moto/bin/python
 	$(call pip,lambda)
-	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin bench -- --short
+	$(call pip,moto)
+	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" \
+		cargo run -q -p otp-devtools --bin bench -- --short
 
 ## The service on this machine: dynalite, a Plivo sandbox and both functions under
 ## `cargo lambda watch` on :3000. The first run compiles the workspace (cargo's progress is

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sam validate --lint
 cfn-lint template.yaml
+python scripts/check_versions.py
 "${CHECKOV:-checkov}" -f template.yaml --framework cloudformation --skip-download --compact --quiet
 sam build
 for fn in SendOtpFunction VerifyOtpFunction; do

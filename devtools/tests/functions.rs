@@ -173,6 +173,12 @@ async fn metrics_survive_the_strictest_log_level() {
         seen.push(line);
     };
     assert_eq!(record["level"], "ERROR", "{record}");
+    // Lambda reads the level only of a line with an RFC 3339 timestamp.
+    let timestamp = record["timestamp"].as_str().unwrap_or_default();
+    assert!(
+        timestamp.len() == 24 && timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T',
+        "{record}"
+    );
     assert_eq!(record["Outcome"], "Sent", "{record}");
     assert_eq!(record["ColdStart"], 1, "{record}");
     assert_eq!(

@@ -7,8 +7,9 @@
 //! and never by numbers, addresses or ranges.
 //!
 //! With JSON logs and an application log level, Lambda drops every line whose `level` is
-//! below that level and reads a line without one as INFO. A record carries the configured
-//! level itself (`AWS_LAMBDA_LOG_LEVEL`), so no level ever filters the metrics out.
+//! below that level, and reads a line without a `level`, or without an RFC 3339 `timestamp`,
+//! as INFO. A record carries the configured level itself (`AWS_LAMBDA_LOG_LEVEL`) and a
+//! timestamp, so no level ever filters the metrics out.
 
 use std::cell::Cell;
 use std::io::Write;
@@ -209,7 +210,7 @@ impl Metrics {
                 cold,
             };
             let mut line = record
-                .emf(&self.namespace, self.level, now_millis())
+                .emf(&self.namespace, self.level, SystemTime::now())
                 .to_string();
             line.push('\n');
             sink(line.as_bytes());
@@ -218,10 +219,35 @@ impl Metrics {
     }
 }
 
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+/// Milliseconds since the epoch, as EMF's `Timestamp` wants.
+fn epoch_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `time` in RFC 3339, UTC, to the millisecond (`2026-11-27T21:58:03.412Z`), as Lambda's
+/// log-level filter wants: the civil date from the days since the epoch (Howard Hinnant's
+/// `civil_from_days`).
+fn rfc3339(time: SystemTime) -> String {
+    let millis = epoch_millis(time);
+    let (days, ms_of_day) = (millis / 86_400_000, millis % 86_400_000);
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let (h, m, s, ms) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
 }
 
 fn millis(d: Duration) -> f64 {
@@ -250,7 +276,7 @@ impl Record {
     ///   conversion rate per region, which falls when SMS pumping starts, and the codes
     ///   nobody entered.
     /// - `LimitReached` by operation and limit: which defence is refusing.
-    fn emf(&self, namespace: &str, level: &str, timestamp: u64) -> Value {
+    fn emf(&self, namespace: &str, level: &str, time: SystemTime) -> Value {
         type Group = (
             &'static [&'static str],
             Vec<(&'static str, &'static str, Value)>,
@@ -308,6 +334,7 @@ impl Record {
         fields.insert("Operation".to_owned(), json!(self.operation.as_str()));
         fields.insert("Outcome".to_owned(), json!(self.outcome));
         fields.insert("level".to_owned(), json!(level));
+        fields.insert("timestamp".to_owned(), json!(rfc3339(time)));
         let directives: Vec<Value> = groups
             .into_iter()
             .map(|(dimensions, metrics)| {
@@ -323,7 +350,7 @@ impl Record {
             .collect();
         fields.insert(
             "_aws".to_owned(),
-            json!({"Timestamp": timestamp, "CloudWatchMetrics": directives}),
+            json!({"Timestamp": epoch_millis(time), "CloudWatchMetrics": directives}),
         );
         Value::Object(fields)
     }
@@ -347,11 +374,54 @@ mod tests {
     }
 
     /// Lambda's filter: a line passes when its level is at or above the configured one; a
-    /// line without a (known) level counts as INFO.
+    /// line without a known level, or without a valid RFC 3339 timestamp, counts as INFO.
     fn passes(line: &Value, configured: &str) -> bool {
         let rank = |l: &str| LEVELS.iter().position(|k| k.eq_ignore_ascii_case(l));
-        let level = line["level"].as_str().and_then(rank).unwrap_or(2);
+        let stamped = line["timestamp"].as_str().is_some_and(is_rfc3339);
+        let level = line["level"]
+            .as_str()
+            .and_then(rank)
+            .filter(|_| stamped)
+            .unwrap_or(2);
         level >= rank(configured).unwrap()
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS(.fraction)Z`, with plausible fields.
+    fn is_rfc3339(text: &str) -> bool {
+        let b = text.as_bytes();
+        let digits =
+            |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(99);
+        b.len() >= 20
+            && digits(0..4)
+            && b[4] == b'-'
+            && digits(5..7)
+            && b[7] == b'-'
+            && digits(8..10)
+            && b[10] == b'T'
+            && digits(11..13)
+            && b[13] == b':'
+            && digits(14..16)
+            && b[16] == b':'
+            && digits(17..19)
+            && (1..=12).contains(&num(5..7))
+            && (1..=31).contains(&num(8..10))
+            && num(11..13) < 24
+            && num(14..16) < 60
+            && num(17..19) < 61
+            && b[b.len() - 1] == b'Z'
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        let at = |secs: u64, ms: u64| {
+            rfc3339(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms))
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_795_816_683, 412), "2026-11-27T21:58:03.412Z");
+        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
+        assert!(is_rfc3339(&rfc3339(SystemTime::now())));
     }
 
     #[tokio::test]

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_config::Region;
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::task::JoinSet;
 
@@ -23,11 +24,24 @@ pub const SECRET_SETTINGS: &[(&str, &str)] = &[
     ("OTP_TOKEN_SIGNING_KEY", "OTP_TOKEN_SIGNING_KEY_ARN"),
 ];
 
-/// Where a secret lives.
+/// Where a secret lives: the service, and the ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
     SecretsManager(String),
     Parameter(String),
+}
+
+impl Source {
+    fn arn(&self) -> &str {
+        match self {
+            Source::SecretsManager(arn) | Source::Parameter(arn) => arn,
+        }
+    }
+
+    /// The region in the ARN, where the request must go (it may differ from the function's).
+    fn region(&self) -> &str {
+        self.arn().split(':').nth(3).unwrap_or_default()
+    }
 }
 
 impl Source {
@@ -133,30 +147,36 @@ impl Settings {
 /// One secret's value, or why it could not be read (AWS's error code and message, which
 /// name the resource and never its value).
 async fn read(config: &SdkConfig, source: Source) -> Result<SecretString, String> {
-    let failed = |code: Option<&str>, message: Option<&str>| {
-        format!(
-            "could not be read: {}: {}",
-            code.unwrap_or("no answer"),
-            message.unwrap_or("the request failed")
-        )
-    };
+    // AWS's code and message when it answered; else the SDK's account of what failed
+    // (timeout, connection, credentials). Either names the resource, never a value.
+    fn failed<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
+        match (e.code(), e.message()) {
+            (Some(code), message) => {
+                format!("could not be read: {code}: {}", message.unwrap_or_default())
+            }
+            _ => format!("could not be read: {}", DisplayErrorContext(e)),
+        }
+    }
+    let region = Region::new(source.region().to_owned());
     let value = match source {
         Source::SecretsManager(arn) => {
-            let client = aws_sdk_secretsmanager::Client::new(config);
+            let config = aws_sdk_secretsmanager::config::Builder::from(config).region(region);
+            let client = aws_sdk_secretsmanager::Client::from_conf(config.build());
             let out = client.get_secret_value().secret_id(arn).send().await;
-            let out = out.map_err(|e| failed(e.code(), e.message()))?;
+            let out = out.map_err(|e| failed(&e))?;
             out.secret_string
                 .ok_or("the secret has no string value (a binary secret)")?
         }
         Source::Parameter(arn) => {
-            let client = aws_sdk_ssm::Client::new(config);
+            let config = aws_sdk_ssm::config::Builder::from(config).region(region);
+            let client = aws_sdk_ssm::Client::from_conf(config.build());
             let out = client
                 .get_parameter()
                 .name(arn)
                 .with_decryption(true)
                 .send()
                 .await;
-            let out = out.map_err(|e| failed(e.code(), e.message()))?;
+            let out = out.map_err(|e| failed(&e))?;
             out.parameter
                 .and_then(|p| p.value)
                 .ok_or("the parameter has no value")?

@@ -48,12 +48,14 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_target(false)
-        .without_time();
+        .with_target(false);
+    // JSON lines carry an RFC 3339 `timestamp`: Lambda's log-level filter reads a line's
+    // `level` only when it has one, and counts every other line as INFO. Text lines go without
+    // (Lambda stamps each line itself).
     let result = if json {
         builder.json().with_current_span(true).try_init()
     } else {
-        builder.try_init()
+        builder.without_time().try_init()
     };
     // A second call (tests) keeps the first subscriber.
     let _ = result;

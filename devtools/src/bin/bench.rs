@@ -25,6 +25,7 @@ use otp_devtools::apigw::{call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::dynamodb_proxy::DynamoDbProxy;
 use otp_devtools::lambda::{Binaries, LocalFunction, Output, lambda_bootstrap, target_dir};
+use otp_devtools::moto::Moto;
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::RuntimeApi;
 use otp_devtools::{repo_root, rsa_signing_key, table};
@@ -474,6 +475,54 @@ async fn token_cost(
     Ok(rows)
 }
 
+/// What reading `OTP_SECRET` from Secrets Manager or SSM at init costs verify-otp (moto's
+/// server on loopback, over plain HTTP: the SDK client and one request, without the TLS
+/// handshake a deployment adds).
+async fn secret_cost(
+    bin: &Binaries,
+    setup: &Setup,
+    opts: &Options,
+    numbers: &mut Numbers,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let moto = Moto::start().await?;
+    let secret = setup
+        .env
+        .iter()
+        .find(|(k, _)| *k == "OTP_SECRET")
+        .context("no OTP_SECRET")?
+        .1
+        .clone();
+    let from = |var: &'static str, arn: String| {
+        let mut env: Vec<(&'static str, String)> = setup
+            .env
+            .iter()
+            .filter(|(k, _)| *k != "OTP_SECRET")
+            .cloned()
+            .collect();
+        env.push((var, arn));
+        env.extend(moto.function_env());
+        env
+    };
+    let secrets_manager = from("OTP_SECRET_ARN", moto.create_secret("otp", &secret).await?);
+    let parameter = from("OTP_SECRET_ARN", moto.put_parameter("/otp", &secret).await?);
+    let mut rows = Vec::new();
+    for (setting, env) in [
+        ("OTP_SECRET in the environment", &setup.env),
+        ("OTP_SECRET_ARN: Secrets Manager", &secrets_manager),
+        ("OTP_SECRET_ARN: SSM parameter", &parameter),
+    ] {
+        let mut inits = Vec::new();
+        for _ in 0..opts.starts {
+            let event = verify_event(&numbers.next(), "123456");
+            let (init, _, status) = cold_start("verify-otp", &bin.verify_otp, env, event).await?;
+            expect(status, 401, setting)?;
+            inits.push(init);
+        }
+        rows.push((setting, spread(&mut inits)));
+    }
+    Ok(rows)
+}
+
 /// A function process whose output is discarded, as Lambda ships it away through a pipe.
 async fn quiet(binary: &Path, name: &str, env: &[(&str, String)]) -> anyhow::Result<LocalFunction> {
     LocalFunction::start_with_output(binary, name, env, TIMEOUT, Output::Discard).await
@@ -617,6 +666,8 @@ async fn main() -> anyhow::Result<()> {
     let requests = requests_per_operation(&bin, &setup, &mut numbers).await?;
     eprintln!("measuring verify-otp with a token signing key ...");
     let tokens = token_cost(&bin, &setup, &opts, &mut numbers).await?;
+    eprintln!("measuring verify-otp with its secret read at init ...");
+    let secrets = secret_cost(&bin, &setup, &opts, &mut numbers).await?;
     let zips = if opts.zip {
         eprintln!("building the {DEPLOYED_TARGET} zips ...");
         zip_sizes(&root).await?
@@ -683,6 +734,10 @@ async fn main() -> anyhow::Result<()> {
             "| {name} | {} | {} | {:.3} | {:.1} | {:.2} |",
             b.init, b.first, b.cpu, b.peak_mb, b.binary_mb
         );
+    }
+    println!("\n| verify-otp | init ms, median (min-max) |\n|---|---|");
+    for (setting, init) in &secrets {
+        println!("| {setting} | {init} |");
     }
     println!("\n| operation | DynamoDB requests |\n|---|---|");
     for (op, count) in &requests {
