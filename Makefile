@@ -37,7 +37,7 @@ rust-tests: deps $(TOOLS)/moto/bin/python
 local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/lambda/bin/python
 	$(call pip,fuzz)
 	$(call pip,lambda)
-	scripts/e2e.sh $(TOOLS)/fuzz/bin/st $(abspath $(TOOLS))/lambda/bin
+	scripts/e2e.sh $(abspath $(TOOLS))/fuzz/bin/st $(abspath $(TOOLS))/lambda/bin
 
 ## Mutation testing of the store and the use cases with cargo-mutants: first with DynamoDB's
 ## answers (the old item returned on a failed condition), then dynalite's for any survivor.

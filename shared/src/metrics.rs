@@ -15,10 +15,11 @@ use std::cell::Cell;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use crate::clock::{epoch_millis, rfc3339};
 use crate::domain::Region;
 use crate::error::OtpError;
 
@@ -219,37 +220,6 @@ impl Metrics {
     }
 }
 
-/// Milliseconds since the epoch, as EMF's `Timestamp` wants.
-fn epoch_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// `time` in RFC 3339, UTC, to the millisecond (`2026-11-27T21:58:03.412Z`), as Lambda's
-/// log-level filter wants: the civil date from the days since the epoch (Howard Hinnant's
-/// `civil_from_days`).
-fn rfc3339(time: SystemTime) -> String {
-    let millis = epoch_millis(time);
-    let (days, ms_of_day) = (millis / 86_400_000, millis % 86_400_000);
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    let (h, m, s, ms) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
-}
-
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 1e2
 }
@@ -410,18 +380,6 @@ mod tests {
             && num(14..16) < 60
             && num(17..19) < 61
             && b[b.len() - 1] == b'Z'
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let at = |secs: u64, ms: u64| {
-            rfc3339(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms))
-        };
-        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(at(1_795_816_683, 412), "2026-11-27T21:58:03.412Z");
-        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
-        assert!(is_rfc3339(&rfc3339(SystemTime::now())));
     }
 
     #[tokio::test]

@@ -5,6 +5,10 @@ use std::str::FromStr;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{Directive, LevelFilter};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+
+use crate::clock::rfc3339;
 
 /// Crates that write request or response bodies (the OTP, the phone number, the Plivo
 /// request) at TRACE level. They are held at DEBUG whatever level the environment asks for.
@@ -19,6 +23,21 @@ const BODY_LOGGING_TARGETS: &[&str] = &[
     "aws_smithy_runtime",
     "aws_smithy_http_client",
 ];
+
+/// RFC 3339 UTC timestamps to the millisecond. Microseconds would put a six-digit run in every
+/// line, the shape of a code.
+struct Rfc3339Millis;
+
+impl FormatTime for Rfc3339Millis {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        w.write_str(&rfc3339(std::time::SystemTime::now()))
+    }
+}
+
+/// Crates whose own logs name the phone number they parse (rlibphonenumber writes the national
+/// number at TRACE through the `log` crate, which reaches these logs wherever a dependency
+/// switches on tracing-subscriber's `log` bridge). Held at WARN whatever level is asked for.
+const NUMBER_LOGGING_TARGETS: &[&str] = &["rlibphonenumber"];
 
 /// Sets up the global subscriber, writing to standard output.
 pub fn init() {
@@ -39,16 +58,22 @@ where
     let mut filter = EnvFilter::builder()
         .with_default_directive(level.into())
         .parse_lossy("");
-    let cap = level.min(LevelFilter::DEBUG);
-    for target in BODY_LOGGING_TARGETS {
-        if let Ok(directive) = Directive::from_str(&format!("{target}={cap}")) {
-            filter = filter.add_directive(directive);
+    let caps = [
+        (BODY_LOGGING_TARGETS, level.min(LevelFilter::DEBUG)),
+        (NUMBER_LOGGING_TARGETS, level.min(LevelFilter::WARN)),
+    ];
+    for (targets, cap) in caps {
+        for target in targets {
+            if let Ok(directive) = Directive::from_str(&format!("{target}={cap}")) {
+                filter = filter.add_directive(directive);
+            }
         }
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_target(false);
+        .with_target(false)
+        .with_timer(Rfc3339Millis);
     // JSON lines carry an RFC 3339 `timestamp`: Lambda's log-level filter reads a line's
     // `level` only when it has one, and counts every other line as INFO. Text lines go without
     // (Lambda stamps each line itself).

@@ -595,11 +595,21 @@ async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<Pa
     ]);
     if zip {
         args.extend(["--output-format", "zip"]);
-    } else {
-        args.extend(["-p", BASELINE]);
     }
+    run_cargo(root, &args, target).await?;
+    if !zip {
+        // Built on their own: in one build, cargo would unify the features their dependencies
+        // ask for with the functions' (metrique turns on tracing-subscriber's log bridge).
+        let mut baseline = vec!["lambda", "build", "--release", "--target", target];
+        baseline.extend(["-p", "lambda-baseline", "--lambda-dir", dir_arg]);
+        run_cargo(root, &baseline, target).await?;
+    }
+    Ok(dir)
+}
+
+async fn run_cargo(root: &Path, args: &[&str], target: &str) -> anyhow::Result<()> {
     let status = tokio::process::Command::new("cargo")
-        .args(&args)
+        .args(args)
         .current_dir(root)
         .status()
         .await
@@ -607,7 +617,7 @@ async fn lambda_build(root: &Path, target: &str, zip: bool) -> anyhow::Result<Pa
     if !status.success() {
         bail!("cargo lambda build --target {target} failed");
     }
-    Ok(dir)
+    Ok(())
 }
 
 async fn zip_sizes(root: &Path) -> anyhow::Result<Vec<(String, f64)>> {
