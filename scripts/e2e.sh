@@ -72,7 +72,11 @@ check "verify-otp-missing-otp.json" 400 "$(invoke verify-otp verify-otp-missing-
 check "send-otp-iam.json (backend mode, another number)" 200 "$(invoke send-otp send-otp-iam.json)"
 check "send-otp-client-ip-unauthenticated.json" 400 "$(invoke send-otp send-otp-client-ip-unauthenticated.json)"
 check "jwks.json (GET the token keys)" 200 "$(invoke verify-otp jwks.json)"
-check "SMS sent so far" 2 "$(messages | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
+check "send-otp-locale.json (pt-BR, another number)" 200 "$(invoke send-otp send-otp-locale.json)"
+check "send-otp-bad-locale.json" 400 "$(invoke send-otp send-otp-bad-locale.json)"
+check "send-otp-bad-app-hash.json (no app hash configured)" 400 "$(invoke send-otp send-otp-bad-app-hash.json)"
+check "SMS sent so far" 3 "$(messages | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
+check "the pt-BR message" "Seu código" "$(messages | python3 -c 'import json, sys; m = [m for m in json.load(sys.stdin) if m["dst"] == "+14155550123"]; print(m[-1]["text"][:10])')"
 
 echo "== send and verify over HTTP"
 code=$(messages | python3 -c 'import json, re, sys; m = [m for m in json.load(sys.stdin) if m["dst"] == "+14155552671"]; print(re.search(r"\d{6}", m[-1]["text"]).group())')

@@ -2,7 +2,9 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{CodeLength, Defences, Limit, Limits, MessageTemplate, NumberType, Region};
+use crate::domain::{
+    CodeLength, Defences, LANGUAGES, Limit, Limits, MessageSettings, Messages, NumberType, Region,
+};
 
 /// A setting that is missing or does not parse. The message names the variable and never
 /// repeats a secret value.
@@ -28,7 +30,7 @@ pub struct OtpConfig {
     pub(crate) code_length: CodeLength,
     /// The per-number limits.
     pub limits: Limits,
-    pub(crate) message: MessageTemplate,
+    pub(crate) messages: Messages,
     /// The limits beyond one number, and the destinations allowed.
     pub defences: Defences,
     /// Send one cheap DynamoDB read during init, so the first request finds a connection
@@ -244,11 +246,29 @@ impl FromEnv for OtpConfig {
         let digits = env.number("OTP_DIGITS", 6u8, CodeLength::MIN..=CodeLength::MAX)?;
         let code_length = CodeLength::new(digits).expect("range checked above");
         let limits = env.limits()?;
-        let message = match env.optional("OTP_MESSAGE_TEMPLATE") {
-            None => MessageTemplate::default(),
-            Some(text) => MessageTemplate::parse(&text)
-                .map_err(|e| problem("OTP_MESSAGE_TEMPLATE", e.to_string()))?,
+        let allow_multipart = match env
+            .optional("OTP_ALLOW_MULTIPART")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(problem("OTP_ALLOW_MULTIPART", "must be true or false")),
         };
+        let settings = MessageSettings {
+            default_locale: env.optional("OTP_DEFAULT_LOCALE"),
+            default_text: env.optional("OTP_MESSAGE_TEMPLATE"),
+            texts: LANGUAGES
+                .iter()
+                .filter_map(|(tag, var)| env.optional(var).map(|text| (*tag, text)))
+                .collect(),
+            brand: env.optional("OTP_BRAND"),
+            web_otp_domain: env.optional("OTP_WEBOTP_DOMAIN"),
+            app_hashes: env.optional("OTP_ANDROID_APP_HASH"),
+            allow_multipart,
+        };
+        let messages = Messages::new(settings, code_length, limits.code_ttl)
+            .map_err(|e| problem(e.var, e.problem))?;
         let defences = env.defences()?;
         let init_warm_up = match env.optional("OTP_INIT_WARMUP").as_deref().map(str::trim) {
             None | Some("true") => true,
@@ -260,7 +280,7 @@ impl FromEnv for OtpConfig {
             secret,
             code_length,
             limits,
-            message,
+            messages,
             defences,
             init_warm_up,
         })
@@ -414,7 +434,39 @@ mod tests {
         assert_eq!(cfg.limits.resend_cooldown, 30);
         assert_eq!(cfg.limits.max_sends_per_hour, Limit::AtMost(5));
         assert_eq!(cfg.limits.max_failures_per_hour, Limit::AtMost(10));
-        assert_eq!(cfg.message, MessageTemplate::default());
+        assert_eq!(cfg.messages.language(None, None), "en");
+    }
+
+    #[test]
+    fn message_settings_are_read_and_checked_together() {
+        let cfg = otp(&[
+            ("OTP_DEFAULT_LOCALE", "pt-BR"),
+            ("OTP_MESSAGE_TEMPLATE_FR", "{code} est votre code"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.messages.language(None, None), "pt-BR");
+        let long = format!("{{code}}{}", "a".repeat(200));
+        let err = otp(&[("OTP_MESSAGE_TEMPLATE_FR", long.as_str())]).unwrap_err();
+        assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE_FR");
+        assert!(
+            otp(&[
+                ("OTP_MESSAGE_TEMPLATE_FR", long.as_str()),
+                ("OTP_ALLOW_MULTIPART", "true")
+            ])
+            .is_ok()
+        );
+        assert_eq!(
+            otp(&[("OTP_ALLOW_MULTIPART", "yes")]).unwrap_err().var,
+            "OTP_ALLOW_MULTIPART"
+        );
+        assert_eq!(
+            otp(&[("OTP_DEFAULT_LOCALE", "xx-")]).unwrap_err().var,
+            "OTP_DEFAULT_LOCALE"
+        );
+        assert_eq!(
+            otp(&[("OTP_WEBOTP_DOMAIN", "nope")]).unwrap_err().var,
+            "OTP_WEBOTP_DOMAIN"
+        );
     }
 
     #[test]

@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::domain::{Caller, ClientIp, InputError, OtpCode, PhoneNumber};
+use crate::domain::{Caller, ClientIp, InputError, Locale, MAX_TAG_LEN, OtpCode, PhoneNumber};
 use crate::error::{OtpError, chain};
 use crate::metrics::{Facts, Operation};
-use crate::service::{SendOtp, VerifyOtp};
+use crate::service::{MessageChoice, SendOtp, VerifyOtp};
 use crate::sms::SmsSender;
 use crate::store::OtpStore;
 use crate::token::DISCOVERY_MAX_AGE;
@@ -174,8 +174,36 @@ fn phone_field(body: &Map<String, Value>) -> Result<PhoneNumber, OtpError> {
     Ok(phone)
 }
 
-/// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}` (and `"clientIp"` from an
-/// IAM-authorized backend).
+/// An optional string field: absent or null is none; anything but a string is refused.
+fn optional_string<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, OtpError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(OtpError::InvalidRequest(format!("{name} must be a string"))),
+    }
+}
+
+/// The optional `locale` (a BCP 47 tag; one with no text of its own falls back, a malformed
+/// one is refused) and `appHash` of a send.
+fn message_choice(body: &Map<String, Value>) -> Result<MessageChoice, OtpError> {
+    let locale = optional_string(body, "locale")?
+        .map(|tag| {
+            Locale::parse(tag).ok_or_else(|| {
+                OtpError::InvalidRequest(format!(
+                    "locale must be a BCP 47 language tag of at most {MAX_TAG_LEN} characters, e.g. pt-BR"
+                ))
+            })
+        })
+        .transpose()?;
+    let app_hash = optional_string(body, "appHash")?.map(str::to_owned);
+    Ok(MessageChoice { locale, app_hash })
+}
+
+/// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}`, optionally with `"locale"` and
+/// `"appHash"` (and `"clientIp"` from an IAM-authorized backend).
 pub async fn send_otp<S: OtpStore, M: SmsSender>(
     app: &SendOtp<S, M>,
     req: Request,
@@ -187,7 +215,10 @@ pub async fn send_otp<S: OtpStore, M: SmsSender>(
             let body = json_object(&req)?;
             let phone = phone_field(&body)?;
             facts.region = phone.country();
-            let sent = app.send(&phone, &caller(&req, &body)?).await?;
+            let choice = message_choice(&body)?;
+            let sent = app
+                .send_with(&phone, &caller(&req, &body)?, &choice)
+                .await?;
             facts.segments = Some(sent.segments);
             Ok(SendResponse {
                 success: true,

@@ -9,7 +9,8 @@ use crate::config::OtpConfig;
 use secrecy::ExposeSecret;
 
 use crate::domain::{
-    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, MINUTE, OtpCode, PhoneNumber, segments,
+    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, Locale, MINUTE, OtpCode, PhoneNumber,
+    segments,
 };
 use crate::error::{OtpError, chain};
 use crate::metrics::Metrics;
@@ -135,6 +136,14 @@ pub struct Sent {
     pub segments: u32,
 }
 
+/// What the caller chose of the message: its language (else the destination's, else the
+/// default) and, among the configured ones, the Android app hash (else the first).
+#[derive(Debug, Clone, Default)]
+pub struct MessageChoice {
+    pub locale: Option<Locale>,
+    pub app_hash: Option<String>,
+}
+
 /// Everything `send-otp` needs, built once per execution environment.
 pub struct SendOtp<S, M> {
     core: Core<S>,
@@ -255,6 +264,23 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
     /// back and the code it replaced, if still valid, is valid again. A failed send still
     /// counts against the cooldown and the caps: Plivo may have delivered (and billed) it.
     pub async fn send(&self, phone: &PhoneNumber, caller: &Caller) -> Result<Sent, OtpError> {
+        self.send_with(phone, caller, &MessageChoice::default())
+            .await
+    }
+
+    /// [`send`](Self::send), with the caller's choices for the message. A choice the
+    /// deployment cannot honour (an app hash it does not have) is refused before anything
+    /// is counted, stored or sent.
+    pub async fn send_with(
+        &self,
+        phone: &PhoneNumber,
+        caller: &Caller,
+        choice: &MessageChoice,
+    ) -> Result<Sent, OtpError> {
+        let messages = &self.core.config.messages;
+        let app_hash = messages
+            .app_hash(choice.app_hash.as_deref())
+            .map_err(|problem| OtpError::InvalidRequest(problem.to_owned()))?;
         self.screen(phone)?;
         let core = &self.core;
         let now = core.clock.now();
@@ -272,10 +298,11 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         };
         let previous = reserved.settle(stored).await?;
         let limits = &core.config.limits;
-        let text = core.config.message.render(&code, limits.code_ttl);
+        let language = messages.language(choice.locale.as_ref(), phone.country());
+        let text = messages.render(language, &code, limits.code_ttl, app_hash);
         drop(code);
         let (encoding, segments) = segments(text.expose_secret());
-        tracing::info!(?encoding, segments, "sending the code");
+        tracing::info!(language, ?encoding, segments, "sending the code");
         if let Err(sms_error) = self.sms.send(phone, &text).await {
             let now = core.clock.now();
             let withdrawn = core

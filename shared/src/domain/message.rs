@@ -1,10 +1,6 @@
 //! The text that carries a code to the user.
 
-use secrecy::SecretString;
-
-use super::OtpCode;
-
-/// The message text with `{code}` (required) and `{minutes}` placeholders.
+/// The message text with `{code}` (required), `{minutes}` and `{brand}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MessageTemplate(String);
 
@@ -16,9 +12,6 @@ pub(crate) enum TemplateError {
     #[error("must be at most {0} characters")]
     TooLong(usize),
 }
-
-const DEFAULT_MESSAGE_TEMPLATE: &str =
-    "Your verification code is {code}. It expires in {minutes} minutes.";
 
 /// Plivo's limit for one message body, in GSM characters, less room for the filled-in
 /// placeholders.
@@ -35,14 +28,18 @@ impl MessageTemplate {
         Ok(Self(text.to_owned()))
     }
 
-    /// The text for `code`, valid for `code_ttl` seconds: `{code}` and `{minutes}` filled in.
-    pub(crate) fn render(&self, code: &OtpCode, code_ttl: u64) -> SecretString {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text for `code`, valid for `code_ttl` seconds: `{code}`, `{minutes}` and `{brand}`
+    /// filled in (the brand last, so that a brand cannot add placeholders).
+    pub(crate) fn fill(&self, code: &str, code_ttl: u64, brand: Option<&str>) -> String {
         let minutes = code_ttl.div_ceil(60);
-        SecretString::from(
-            self.0
-                .replace("{minutes}", &minutes.to_string())
-                .replace("{code}", code.expose()),
-        )
+        self.0
+            .replace("{minutes}", &minutes.to_string())
+            .replace("{code}", code)
+            .replace("{brand}", brand.unwrap_or_default())
     }
 }
 
@@ -87,36 +84,21 @@ pub fn segments(text: &str) -> (Encoding, u32) {
     (encoding, u32::try_from(count).unwrap_or(u32::MAX))
 }
 
-impl Default for MessageTemplate {
-    fn default() -> Self {
-        Self(DEFAULT_MESSAGE_TEMPLATE.to_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
-    use crate::domain::CodeLength;
-
-    fn code(digits: &str) -> OtpCode {
-        OtpCode::parse(digits, CodeLength::default()).unwrap()
-    }
 
     #[test]
-    fn message_renders_code_and_minutes() {
-        let text = MessageTemplate::default().render(&code("042137"), 600);
+    fn a_template_fills_in_code_minutes_and_brand() {
+        let template = MessageTemplate::parse("{brand}: {code} ({minutes} min)").unwrap();
         assert_eq!(
-            text.expose_secret(),
-            "Your verification code is 042137. It expires in 10 minutes."
+            template.fill("042137", 600, Some("Ex")),
+            "Ex: 042137 (10 min)"
         );
-        let webotp =
-            MessageTemplate::parse("{code} is your Example code.\n\n@example.com #{code}").unwrap();
-        assert_eq!(
-            webotp.render(&code("123456"), 300).expose_secret(),
-            "123456 is your Example code.\n\n@example.com #123456"
-        );
+        assert_eq!(template.fill("042137", 61, None), ": 042137 (2 min)");
+        // A brand is filled in last: its braces stay text.
+        let template = MessageTemplate::parse("{brand} {code}").unwrap();
+        assert_eq!(template.fill("1", 60, Some("{code}")), "{code} 1");
     }
 
     #[test]
@@ -155,7 +137,6 @@ mod tests {
         // An emoji is two UTF-16 units.
         assert_eq!(segments(&"😀".repeat(35)), (Encoding::Ucs2, 1));
         assert_eq!(segments(&"😀".repeat(36)), (Encoding::Ucs2, 2));
-        assert_eq!(segments(&MessageTemplate::default().0), (Encoding::Gsm7, 1));
     }
 
     #[test]

@@ -6,7 +6,9 @@ mod client;
 mod code;
 mod keys;
 mod limits;
+mod locale;
 mod message;
+mod messages;
 mod phone;
 
 pub use client::{Caller, ClientIp};
@@ -15,8 +17,10 @@ pub(crate) use keys::Keyring;
 pub use keys::{CodeHash, PhoneKey};
 pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits};
-pub(crate) use message::MessageTemplate;
+pub use locale::{Locale, MAX_TAG_LEN};
 pub use message::{Encoding, segments};
+pub use messages::{LANGUAGES, MAX_BRAND_CHARS};
+pub(crate) use messages::{MessageSettings, Messages};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
 
 /// Why a piece of user input was refused. The text says what is wrong with it without

@@ -1,0 +1,248 @@
+//! Languages: a caller's BCP 47 language tag, checked for well-formedness (RFC 5646's
+//! grammar, without the grandfathered tags), and the fallback from a tag to a language the
+//! service has a text for.
+
+use super::Region;
+
+/// Tags longer than this are refused (RFC 5646 advises supporting at least 35 characters).
+pub const MAX_TAG_LEN: usize = 35;
+
+/// A well-formed BCP 47 language tag, its subtags in canonical case (`pt-BR`, `zh-Hant-TW`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locale {
+    tag: String,
+    language: String,
+    script: Option<String>,
+    region: Option<String>,
+}
+
+fn alpha(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn alphanum(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn digits(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Locale {
+    /// Parses `text` as `language[-extlang][-script][-region][-variant]*[-extension]*[-x-private]`.
+    /// None when it is not a well-formed tag, or is longer than [`MAX_TAG_LEN`].
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.is_empty() || text.len() > MAX_TAG_LEN || !text.is_ascii() {
+            return None;
+        }
+        let lower = text.to_ascii_lowercase();
+        let subtags: Vec<&str> = lower.split('-').collect();
+        let mut rest = subtags.iter().copied().peekable();
+        let language = rest.next()?;
+        if !alpha(language, 2..=8) || language.len() == 4 {
+            // 2-3 letters (ISO 639), or 5-8 (registered); 4 is reserved.
+            return None;
+        }
+        // Up to three extended language subtags, only after a 2-3 letter language.
+        let mut extlangs = 0;
+        while language.len() <= 3 && extlangs < 3 && rest.peek().is_some_and(|s| alpha(s, 3..=3)) {
+            rest.next();
+            extlangs += 1;
+        }
+        let script = rest.next_if(|s| alpha(s, 4..=4)).map(|s| {
+            let mut script = s.to_owned();
+            script[..1].make_ascii_uppercase();
+            script
+        });
+        let region = rest
+            .next_if(|s| alpha(s, 2..=2) || digits(s, 3))
+            .map(str::to_ascii_uppercase);
+        let mut variants = Vec::new();
+        while let Some(variant) = rest.next_if(|s| {
+            alphanum(s, 5..=8)
+                || (s.len() == 4 && s.as_bytes()[0].is_ascii_digit() && alphanum(s, 4..=4))
+        }) {
+            if variants.contains(&variant) {
+                return None;
+            }
+            variants.push(variant);
+        }
+        let mut singletons = Vec::new();
+        while let Some(singleton) = rest.next() {
+            if singleton.len() != 1 || !alphanum(singleton, 1..=1) {
+                return None;
+            }
+            let private = singleton == "x";
+            if !private && singletons.contains(&singleton) {
+                return None;
+            }
+            singletons.push(singleton);
+            let min = if private { 1 } else { 2 };
+            let mut count = 0;
+            while rest.peek().is_some_and(|s| s.len() > 1 || private) {
+                let subtag = rest.next()?;
+                if !alphanum(subtag, min..=8) {
+                    return None;
+                }
+                count += 1;
+            }
+            if count == 0 {
+                return None;
+            }
+            if private {
+                // Everything after `x` is private use.
+                break;
+            }
+        }
+        if rest.next().is_some() {
+            return None;
+        }
+        // Script in title case and region in upper case, at their places; the rest lower.
+        let script_at = 1 + extlangs;
+        let region_at = script_at + usize::from(script.is_some());
+        let tag = subtags
+            .iter()
+            .enumerate()
+            .map(|(i, part)| match (i, &script, &region) {
+                (i, Some(script), _) if i == script_at => script.clone(),
+                (i, _, Some(region)) if i == region_at => region.clone(),
+                _ => (*part).to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("-");
+        Some(Self {
+            tag,
+            language: language.to_owned(),
+            script,
+            region,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.tag
+    }
+
+    /// The tags to try, most specific first (RFC 4647 lookup, on language, script and region):
+    /// `pt-BR` -> `pt-BR`, `pt`; Chinese by script or region to `zh-TW` (traditional) or
+    /// `zh-CN` (simplified).
+    pub(crate) fn candidates(&self) -> Vec<String> {
+        let language = self.language.as_str();
+        if language == "zh" {
+            let traditional = self.script.as_deref() == Some("Hant")
+                || (self.script.is_none()
+                    && matches!(self.region.as_deref(), Some("TW" | "HK" | "MO")));
+            return vec![if traditional { "zh-TW" } else { "zh-CN" }.to_owned()];
+        }
+        let mut candidates = Vec::new();
+        if let Some(region) = &self.region {
+            candidates.push(format!("{language}-{region}"));
+        }
+        candidates.push(language.to_owned());
+        candidates
+    }
+}
+
+/// The language most people in `region` read their codes in, when the service has a text
+/// for it. Where several languages share a country, the one most used for SMS; English
+/// wherever English is the usual language of such messages (India, for one).
+pub(crate) fn default_for_region(region: Region) -> Option<&'static str> {
+    let code = region.to_string();
+    let language = match code.as_str() {
+        "ES" | "MX" | "AR" | "CO" | "CL" | "PE" | "VE" | "EC" | "GT" | "CU" | "BO" | "DO"
+        | "HN" | "PY" | "SV" | "NI" | "CR" | "PA" | "UY" | "GQ" => "es",
+        "BR" => "pt-BR",
+        "PT" | "AO" | "MZ" | "CV" | "GW" | "ST" | "TL" => "pt",
+        "FR" | "MC" | "LU" | "SN" | "CI" | "CM" | "ML" | "BF" | "NE" | "TG" | "BJ" | "GA"
+        | "CG" | "CD" | "GN" | "MG" | "HT" | "PF" | "NC" | "RE" | "GP" | "MQ" | "GF" | "YT"
+        | "PM" => "fr",
+        "DE" | "AT" | "LI" => "de",
+        "CH" => "de",
+        "IT" | "SM" | "VA" => "it",
+        "NL" | "BE" | "SR" | "AW" | "CW" | "SX" => "nl",
+        "PL" => "pl",
+        "RU" | "BY" | "KZ" | "KG" => "ru",
+        "UA" => "uk",
+        "TR" => "tr",
+        "SA" | "AE" | "EG" | "IQ" | "JO" | "KW" | "LB" | "LY" | "MA" | "DZ" | "TN" | "OM"
+        | "QA" | "BH" | "SY" | "YE" | "SD" | "PS" | "MR" => "ar",
+        "IL" => "he",
+        "ID" => "id",
+        "JP" => "ja",
+        "KR" => "ko",
+        "CN" | "SG" => "zh-CN",
+        "TW" | "HK" | "MO" => "zh-TW",
+        "VN" => "vi",
+        "TH" => "th",
+        "SE" => "sv",
+        _ => return None,
+    };
+    Some(language)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_formed_tags_parse_in_canonical_case() {
+        for (text, canonical) in [
+            ("en", "en"),
+            ("pt-br", "pt-BR"),
+            ("PT-BR", "pt-BR"),
+            ("zh-hant-tw", "zh-Hant-TW"),
+            ("sr-Latn-RS", "sr-Latn-RS"),
+            ("es-419", "es-419"),
+            ("de-CH-1996", "de-CH-1996"),
+            ("sl-rozaj-biske", "sl-rozaj-biske"),
+            ("zh-yue-HK", "zh-yue-HK"),
+            ("en-US-u-ca-gregory", "en-US-u-ca-gregory"),
+            ("en-a-bbb-x-a-ccc", "en-a-bbb-x-a-ccc"),
+            ("de-x-private1", "de-x-private1"),
+        ] {
+            let locale = Locale::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(locale.as_str(), canonical);
+        }
+    }
+
+    #[test]
+    fn malformed_tags_are_refused() {
+        for text in [
+            "",
+            "e",
+            "englishlanguage",
+            "en_US",
+            "en-",
+            "-en",
+            "en--US",
+            "abcd",
+            "en-US-US",
+            "de-1996-1996",
+            "en-a",
+            "en-a-b-c",
+            "en-u-ca-u-nu",
+            "en-x",
+            "fr-ça",
+            "123",
+            "en-US-thisisaverylongvariantsubtagxx",
+            &format!("en-{}", "x-abcdefgh".repeat(4)),
+        ] {
+            assert_eq!(Locale::parse(text), None, "{text}");
+        }
+        assert!(Locale::parse(&"a".repeat(2)).is_some());
+        assert_eq!(Locale::parse(&format!("en-x-{}", "a".repeat(31))), None);
+    }
+
+    #[test]
+    fn lookups_fall_back_from_region_to_language() {
+        let candidates = |text: &str| Locale::parse(text).unwrap().candidates();
+        assert_eq!(candidates("pt-BR"), ["pt-BR", "pt"]);
+        assert_eq!(candidates("pt-PT"), ["pt-PT", "pt"]);
+        assert_eq!(candidates("fr-CA-x-foo"), ["fr-CA", "fr"]);
+        assert_eq!(candidates("en"), ["en"]);
+        assert_eq!(candidates("zh"), ["zh-CN"]);
+        assert_eq!(candidates("zh-HK"), ["zh-TW"]);
+        assert_eq!(candidates("zh-Hant"), ["zh-TW"]);
+        assert_eq!(candidates("zh-Hans-HK"), ["zh-CN"]);
+        assert_eq!(candidates("zh-TW"), ["zh-TW"]);
+    }
+}
