@@ -417,14 +417,14 @@ async fn the_message_is_in_the_callers_language_else_the_destinations() {
     let response = send_otp(&sender, event("send-otp-locale.json")).await;
     assert_eq!(response.status(), 200);
     assert!(
-        last_text(&stack).await.starts_with("Seu código é "),
+        last_text(&stack).await.starts_with("Seu código: "),
         "{}",
         last_text(&stack).await
     );
     let cases = [
         (
             serde_json::json!({"phoneNumber": "+5511987654321"}),
-            "Seu código é ",
+            "Seu código: ",
         ),
         (
             serde_json::json!({"phoneNumber": "+819012345678"}),
@@ -501,5 +501,13 @@ async fn brand_webotp_and_app_hash_shape_the_message() {
         format!(
             "Example: Your verification code is {code}. It expires in 5 minutes.\n\nAbCdEfGhIj/\n@example.com #{code}"
         )
+    );
+    // The sample event names the other configured hash, for another number.
+    let response = send_otp(&sender, event("send-otp-app-hash.json")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        last_text(&stack)
+            .await
+            .contains("\n\nFA+9qCX9VSu\n@example.com #")
     );
 }

@@ -126,7 +126,12 @@ impl Locale {
     /// `pt-BR` -> `pt-BR`, `pt`; Chinese by script or region to `zh-TW` (traditional) or
     /// `zh-CN` (simplified).
     pub(crate) fn candidates(&self) -> Vec<String> {
-        let language = self.language.as_str();
+        // The deprecated codes Java's and so Android's Locale still report.
+        let language = match self.language.as_str() {
+            "iw" => "he",
+            "in" => "id",
+            other => other,
+        };
         if language == "zh" {
             let traditional = self.script.as_deref() == Some("Hant")
                 || (self.script.is_none()
@@ -158,7 +163,7 @@ pub(crate) fn default_for_region(region: Region) -> Option<&'static str> {
         "DE" | "AT" | "LI" => "de",
         "CH" => "de",
         "IT" | "SM" | "VA" => "it",
-        "NL" | "BE" | "SR" | "AW" | "CW" | "SX" => "nl",
+        "NL" | "BE" | "SR" | "AW" | "CW" => "nl",
         "PL" => "pl",
         "RU" | "BY" | "KZ" | "KG" => "ru",
         "UA" => "uk",
@@ -169,7 +174,7 @@ pub(crate) fn default_for_region(region: Region) -> Option<&'static str> {
         "ID" => "id",
         "JP" => "ja",
         "KR" => "ko",
-        "CN" | "SG" => "zh-CN",
+        "CN" => "zh-CN",
         "TW" | "HK" | "MO" => "zh-TW",
         "VN" => "vi",
         "TH" => "th",
@@ -244,5 +249,7 @@ mod tests {
         assert_eq!(candidates("zh-Hant"), ["zh-TW"]);
         assert_eq!(candidates("zh-Hans-HK"), ["zh-CN"]);
         assert_eq!(candidates("zh-TW"), ["zh-TW"]);
+        assert_eq!(candidates("iw-IL"), ["he-IL", "he"]);
+        assert_eq!(candidates("in"), ["id"]);
     }
 }

@@ -58,8 +58,9 @@ const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆ�
 /// Its extension table: each costs an escape and the character, two septets.
 const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
 
-/// The encoding a text needs and the number of SMS segments it is billed as.
-pub fn segments(text: &str) -> (Encoding, u32) {
+/// The encoding a text needs and its length in it: GSM-7 septets (an extension character
+/// takes two) or UTF-16 units.
+pub fn encoded_length(text: &str) -> (Encoding, usize) {
     let septets: Option<usize> = text
         .chars()
         .map(|c| {
@@ -72,11 +73,29 @@ pub fn segments(text: &str) -> (Encoding, u32) {
             }
         })
         .sum();
-    let (encoding, units, single, part) = match septets {
-        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
-        None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
+    match septets {
+        Some(septets) => (Encoding::Gsm7, septets),
+        None => (Encoding::Ucs2, text.encode_utf16().count()),
+    }
+}
+
+/// The most a one-segment message holds in `encoding`: 160 septets or 70 UTF-16 units, both
+/// 140 bytes.
+pub fn single_segment(encoding: Encoding) -> usize {
+    match encoding {
+        Encoding::Gsm7 => 160,
+        Encoding::Ucs2 => 70,
+    }
+}
+
+/// The encoding a text needs and the number of SMS segments it is billed as.
+pub fn segments(text: &str) -> (Encoding, u32) {
+    let (encoding, units) = encoded_length(text);
+    let part = match encoding {
+        Encoding::Gsm7 => 153,
+        Encoding::Ucs2 => 67,
     };
-    let count = if units <= single {
+    let count = if units <= single_segment(encoding) {
         1
     } else {
         units.div_ceil(part)

@@ -7,7 +7,7 @@
 use secrecy::SecretString;
 
 use super::locale::{Locale, default_for_region};
-use super::message::{MessageTemplate, segments};
+use super::message::{Encoding, MessageTemplate, encoded_length, segments, single_segment};
 use super::{CodeLength, OtpCode, Region};
 
 /// The built-in texts, `<tag> = <text>` per line (`shared/messages/texts.txt`).
@@ -150,10 +150,10 @@ impl Messages {
         let brand = match settings.brand.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(brand) => {
-                let gsm = segments(brand).0 == super::Encoding::Gsm7;
+                let gsm = segments(brand).0 == Encoding::Gsm7;
                 if brand.chars().count() > MAX_BRAND_CHARS
                     || !gsm
-                    || brand.contains(['\n', '\r', '{', '}'])
+                    || brand.contains(['\n', '\r', '\u{c}', '{', '}'])
                 {
                     return Err(error(
                         "OTP_BRAND",
@@ -259,21 +259,43 @@ impl Messages {
     fn check(&self, digits: CodeLength, code_ttl: u64) -> Result<(), MessageError> {
         let code = "9".repeat(usize::from(digits.get()));
         let hash = self.app_hashes.first().map(String::as_str);
+        let mut over = Vec::new();
         for (tag, var, template) in &self.texts {
             let text = self.shape(template, &code, code_ttl, hash);
-            let (encoding, count) = segments(&text);
-            if count > 1 {
-                return Err(error(
-                    var,
-                    format!(
-                        "the {tag} message takes {count} SMS segments ({encoding:?}, {} characters with a {} digit code); shorten it, or set OTP_ALLOW_MULTIPART=true",
-                        text.chars().count(),
-                        digits.get()
-                    ),
+            let (encoding, length) = encoded_length(&text);
+            if length > single_segment(encoding) {
+                let unit = match encoding {
+                    Encoding::Gsm7 => "GSM-7 septets",
+                    Encoding::Ucs2 => "UCS-2 units",
+                };
+                over.push((
+                    *var,
+                    format!("{tag} ({length} of {} {unit})", single_segment(encoding)),
                 ));
             }
         }
-        Ok(())
+        let Some((var, _)) = over.first() else {
+            return Ok(());
+        };
+        let mut with = vec![format!("a {}-digit code (OTP_DIGITS)", digits.get())];
+        if let Some(brand) = &self.brand {
+            with.push(format!("the brand \"{brand}\" (OTP_BRAND)"));
+        }
+        if hash.is_some() {
+            with.push("the app hash line (OTP_ANDROID_APP_HASH)".to_owned());
+        }
+        if let Some(host) = &self.web_otp {
+            with.push(format!("the line @{host} (OTP_WEBOTP_DOMAIN)"));
+        }
+        let languages: Vec<&str> = over.iter().map(|(_, l)| l.as_str()).collect();
+        Err(error(
+            var,
+            format!(
+                "more than one SMS segment in {} with {}; shorten those texts (OTP_MESSAGE_TEMPLATE_<TAG>), the brand or the domain, or set OTP_ALLOW_MULTIPART=true",
+                languages.join(", "),
+                with.join(", ")
+            ),
+        ))
     }
 
     /// The language a message goes out in: the caller's `requested` one when there is a text
@@ -516,7 +538,8 @@ mod tests {
         let err = with(&over, false).unwrap_err();
         assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE_SV");
         assert!(
-            err.problem.contains("sv message takes 2 SMS segments"),
+            err.problem
+                .contains("in sv (161 of 160 GSM-7 septets) with a 6-digit code"),
             "{}",
             err.problem
         );
@@ -587,12 +610,10 @@ mod tests {
     #[test]
     fn android_hashes_are_configured_chosen_and_laid_out_within_140_bytes() {
         let hashes = "FA+9qCX9VSu,AbCdEfGhIj/".to_owned();
-        // Both lines take 34 characters: some UCS-2 texts no longer fit one segment with
-        // them (the check is tested above), so this layout test allows it.
+        // Both lines, for an 11-character host: every built-in language still fits.
         let m = messages(MessageSettings {
             app_hashes: Some(hashes),
             web_otp_domain: Some("example.com".into()),
-            allow_multipart: true,
             ..Default::default()
         })
         .unwrap();
@@ -620,21 +641,9 @@ mod tests {
         for (tag, _) in LANGUAGES {
             let text = android.render(tag, &code("9999999999"), 900, Some("FA+9qCX9VSu"));
             let text = text.expose_secret();
-            let bytes = match segments(text).0 {
-                Encoding::Gsm7 => {
-                    text.chars()
-                        .map(|c| {
-                            if "^{}\\[~]|€\u{c}".contains(c) {
-                                2
-                            } else {
-                                1
-                            }
-                        })
-                        .sum::<usize>()
-                        * 7
-                        / 8
-                }
-                Encoding::Ucs2 => text.encode_utf16().count() * 2,
+            let bytes = match encoded_length(text) {
+                (Encoding::Gsm7, septets) => (septets * 7).div_ceil(8),
+                (Encoding::Ucs2, units) => units * 2,
             };
             assert!(bytes <= 140, "{tag}: {bytes} bytes: {text}");
             assert!(text.contains("FA+9qCX9VSu"), "{tag}");

@@ -18,7 +18,7 @@ pub use keys::{CodeHash, PhoneKey};
 pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits};
 pub use locale::{Locale, MAX_TAG_LEN};
-pub use message::{Encoding, segments};
+pub use message::{Encoding, encoded_length, segments, single_segment};
 pub use messages::{LANGUAGES, MAX_BRAND_CHARS};
 pub(crate) use messages::{MessageSettings, Messages};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
