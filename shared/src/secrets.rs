@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_config::Region;
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::task::JoinSet;
 
@@ -147,15 +147,30 @@ impl Settings {
 /// One secret's value, or why it could not be read (AWS's error code and message, which
 /// name the resource and never its value).
 async fn read(config: &SdkConfig, source: Source) -> Result<SecretString, String> {
-    // AWS's code and message when it answered; else the SDK's account of what failed
-    // (timeout, connection, credentials). Either names the resource, never a value.
-    fn failed<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
-        match (e.code(), e.message()) {
-            (Some(code), message) => {
-                format!("could not be read: {code}: {}", message.unwrap_or_default())
+    // AWS's code and message when it answered with an error (they name the resource, never
+    // a value); else only the kind of failure. An answer that did not parse is not described
+    // further: its parser's message could quote the body, which holds the secret.
+    fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+        e: &SdkError<E, R>,
+    ) -> String {
+        let what = match e {
+            SdkError::ServiceError(_) => {
+                return format!(
+                    "could not be read: {}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or_default()
+                );
             }
-            _ => format!("could not be read: {}", DisplayErrorContext(e)),
-        }
+            SdkError::TimeoutError(_) => "timed out",
+            SdkError::DispatchFailure(d) if d.is_timeout() => "timed out connecting",
+            SdkError::DispatchFailure(d) if d.is_user() => {
+                "the request could not be sent (credentials?)"
+            }
+            SdkError::DispatchFailure(_) => "no connection",
+            SdkError::ResponseError(_) => "the answer could not be read",
+            _ => "the request could not be built (credentials or region?)",
+        };
+        format!("could not be read: {what}")
     }
     let region = Region::new(source.region().to_owned());
     let value = match source {
