@@ -30,7 +30,6 @@ pub struct OtpConfig {
     pub(crate) code_length: CodeLength,
     /// The per-number limits.
     pub limits: Limits,
-    pub(crate) messages: Messages,
     /// The limits beyond one number, and the destinations allowed.
     pub defences: Defences,
     /// Send one cheap DynamoDB read during init, so the first request finds a connection
@@ -246,29 +245,6 @@ impl FromEnv for OtpConfig {
         let digits = env.number("OTP_DIGITS", 6u8, CodeLength::MIN..=CodeLength::MAX)?;
         let code_length = CodeLength::new(digits).expect("range checked above");
         let limits = env.limits()?;
-        let allow_multipart = match env
-            .optional("OTP_ALLOW_MULTIPART")
-            .as_deref()
-            .map(str::trim)
-        {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(problem("OTP_ALLOW_MULTIPART", "must be true or false")),
-        };
-        let settings = MessageSettings {
-            default_locale: env.optional("OTP_DEFAULT_LOCALE"),
-            default_text: env.optional("OTP_MESSAGE_TEMPLATE"),
-            texts: LANGUAGES
-                .iter()
-                .filter_map(|(tag, var)| env.optional(var).map(|text| (*tag, text)))
-                .collect(),
-            brand: env.optional("OTP_BRAND"),
-            web_otp_domain: env.optional("OTP_WEBOTP_DOMAIN"),
-            app_hashes: env.optional("OTP_ANDROID_APP_HASH"),
-            allow_multipart,
-        };
-        let messages = Messages::new(settings, code_length, limits.code_ttl)
-            .map_err(|e| problem(e.var, e.problem))?;
         let defences = env.defences()?;
         let init_warm_up = match env.optional("OTP_INIT_WARMUP").as_deref().map(str::trim) {
             None | Some("true") => true,
@@ -280,11 +256,42 @@ impl FromEnv for OtpConfig {
             secret,
             code_length,
             limits,
-            messages,
             defences,
             init_warm_up,
         })
     }
+}
+
+/// The message settings, which only send-otp reads: the languages' texts, the brand and the
+/// autofill lines, checked at start against the code length and validity in `otp`.
+pub fn messages_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+    otp: &OtpConfig,
+) -> Result<Messages, ConfigError> {
+    let env = Env(lookup);
+    let allow_multipart = match env
+        .optional("OTP_ALLOW_MULTIPART")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(problem("OTP_ALLOW_MULTIPART", "must be true or false")),
+    };
+    let settings = MessageSettings {
+        default_locale: env.optional("OTP_DEFAULT_LOCALE"),
+        default_text: env.optional("OTP_MESSAGE_TEMPLATE"),
+        texts: LANGUAGES
+            .iter()
+            .filter_map(|(tag, var)| env.optional(var).map(|text| (*tag, text)))
+            .collect(),
+        brand: env.optional("OTP_BRAND"),
+        web_otp_domain: env.optional("OTP_WEBOTP_DOMAIN"),
+        app_hashes: env.optional("OTP_ANDROID_APP_HASH"),
+        allow_multipart,
+    };
+    Messages::new(settings, otp.code_length, otp.limits.code_ttl)
+        .map_err(|e| problem(e.var, e.problem))
 }
 
 impl FromEnv for PlivoConfig {
@@ -434,17 +441,18 @@ mod tests {
         assert_eq!(cfg.limits.resend_cooldown, 30);
         assert_eq!(cfg.limits.max_sends_per_hour, Limit::AtMost(5));
         assert_eq!(cfg.limits.max_failures_per_hour, Limit::AtMost(10));
-        assert_eq!(cfg.messages.language(None, None), "en");
     }
 
     #[test]
     fn message_settings_are_read_and_checked_together() {
-        let cfg = otp(&[
+        let otp = |pairs: &[(&str, &str)]| messages_from_lookup(lookup(pairs), &otp(&[]).unwrap());
+        assert_eq!(otp(&[]).unwrap().language(None, None), "en");
+        let messages = otp(&[
             ("OTP_DEFAULT_LOCALE", "pt-BR"),
             ("OTP_MESSAGE_TEMPLATE_FR", "{code} est votre code"),
         ])
         .unwrap();
-        assert_eq!(cfg.messages.language(None, None), "pt-BR");
+        assert_eq!(messages.language(None, None), "pt-BR");
         let long = format!("{{code}}{}", "a".repeat(200));
         let err = otp(&[("OTP_MESSAGE_TEMPLATE_FR", long.as_str())]).unwrap_err();
         assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE_FR");
@@ -608,7 +616,8 @@ mod tests {
 
     #[test]
     fn a_message_template_without_the_code_is_refused() {
-        let err = otp(&[("OTP_MESSAGE_TEMPLATE", "Your code expires soon")]).unwrap_err();
+        let pairs = [("OTP_MESSAGE_TEMPLATE", "Your code expires soon")];
+        let err = messages_from_lookup(lookup(&pairs), &otp(&[]).unwrap()).unwrap_err();
         assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE");
         assert_eq!(
             err.to_string(),

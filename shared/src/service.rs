@@ -9,8 +9,8 @@ use crate::config::OtpConfig;
 use secrecy::ExposeSecret;
 
 use crate::domain::{
-    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, Locale, MINUTE, OtpCode, PhoneNumber,
-    segments,
+    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, Locale, MINUTE, Messages, OtpCode,
+    PhoneNumber, segments,
 };
 use crate::error::{OtpError, chain};
 use crate::metrics::Metrics;
@@ -148,6 +148,7 @@ pub struct MessageChoice {
 pub struct SendOtp<S, M> {
     core: Core<S>,
     sms: M,
+    messages: Messages,
 }
 
 impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
@@ -155,7 +156,14 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         Self {
             core: Core::new(config, store, clock),
             sms,
+            messages: Messages::default(),
         }
+    }
+
+    /// Sends codes in these texts and shapes (default: the built-in texts, plain).
+    pub fn with_messages(mut self, messages: Messages) -> Self {
+        self.messages = messages;
+        self
     }
 
     /// Records a metric per request (see [`Metrics`]).
@@ -277,7 +285,7 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         caller: &Caller,
         choice: &MessageChoice,
     ) -> Result<Sent, OtpError> {
-        let messages = &self.core.config.messages;
+        let messages = &self.messages;
         let app_hash = messages
             .app_hash(choice.app_hash.as_deref())
             .map_err(|problem| OtpError::InvalidRequest(problem.to_owned()))?;

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use common::repo_root;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig};
+use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup};
 use otp_shared::secrets::SECRET_SETTINGS;
 use serde_norway::Value;
 
@@ -93,6 +93,10 @@ fn every_setting_is_wired_in_the_template_and_documented_in_the_readme() {
     });
     vars.extend(variables_read(|l| {
         PlivoConfig::from_lookup(l).unwrap();
+    }));
+    vars.extend(variables_read(|l| {
+        let otp = OtpConfig::from_lookup(l).unwrap();
+        messages_from_lookup(l, &otp).unwrap();
     }));
     // The token settings, all read once a signing key is set (the key itself is checked later).
     vars.extend(variables_read(|l| {

@@ -96,7 +96,7 @@ fn error(var: &'static str, problem: impl Into<String>) -> MessageError {
 
 /// Every language's text, and what goes around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Messages {
+pub struct Messages {
     /// Each built-in language with its text (the operator's, or the built-in one).
     texts: Vec<(&'static str, &'static str, MessageTemplate)>,
     /// The language of last resort.
@@ -119,6 +119,18 @@ pub(crate) struct MessageSettings {
     pub(crate) web_otp_domain: Option<String>,
     pub(crate) app_hashes: Option<String>,
     pub(crate) allow_multipart: bool,
+}
+
+impl Default for Messages {
+    /// The built-in texts, in English by default, without brand or autofill lines.
+    fn default() -> Self {
+        Self::new(
+            MessageSettings::default(),
+            CodeLength::new(CodeLength::MAX).expect("in range"),
+            900,
+        )
+        .expect("the built-in texts fit one segment at any code length")
+    }
 }
 
 impl Messages {

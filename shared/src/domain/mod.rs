@@ -19,8 +19,9 @@ pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits};
 pub use locale::{Locale, MAX_TAG_LEN};
 pub use message::{Encoding, encoded_length, segments, single_segment};
+pub(crate) use messages::MessageSettings;
+pub use messages::Messages;
 pub use messages::{LANGUAGES, MAX_BRAND_CHARS};
-pub(crate) use messages::{MessageSettings, Messages};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
 
 /// Why a piece of user input was refused. The text says what is wrong with it without

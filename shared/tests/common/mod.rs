@@ -12,7 +12,7 @@ use otp_devtools::dynalite::Dynalite;
 use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig};
+use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup};
 use otp_shared::domain::{Caller, ClientIp, CodeLength, OtpCode, PhoneNumber};
 use otp_shared::error::OtpError;
 use otp_shared::service::{SendOtp, VerifyOtp};
@@ -447,6 +447,17 @@ impl Stack {
         otp_config(&self.table, &pairs)
     }
 
+    /// This stack's own settings, as a function's environment lookup.
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + use<> {
+        let overrides = self.overrides.clone();
+        move |k| {
+            overrides
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
     /// A new `send-otp` instance.
     pub fn sender(&self) -> Sender {
         self.sender_with(self.requests.attach(&self.instance_client()), quick_retry())
@@ -455,7 +466,9 @@ impl Stack {
     /// A new `send-otp` instance on `dynamodb`, retrying SMS as `retry` says.
     pub fn sender_with(&self, dynamodb: aws_sdk_dynamodb::Client, retry: RetryPolicy) -> Sender {
         let sms = PlivoSmsSender::new(&self.plivo.config(), retry).unwrap();
-        SendOtp::new(self.config(), self.store(dynamodb), sms, self.clock.clone())
+        let config = self.config();
+        let messages = messages_from_lookup(self.lookup(), &config).unwrap();
+        SendOtp::new(config, self.store(dynamodb), sms, self.clock.clone()).with_messages(messages)
     }
 
     /// A new `verify-otp` instance.
