@@ -113,12 +113,21 @@ fn caller(req: &Request, body: &Map<String, Value>) -> Result<Caller, OtpError> 
     Ok(Caller { ip: Some(ip) })
 }
 
-fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, OtpError> {
+/// An optional string field: absent or null is none; anything but a string is refused.
+fn optional_string<'a>(
+    body: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, OtpError> {
     match body.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(OtpError::InvalidRequest(format!("{name} is required"))),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(OtpError::InvalidRequest(format!("{name} must be a string"))),
     }
+}
+
+fn string_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, OtpError> {
+    optional_string(body, name)?
+        .ok_or_else(|| OtpError::InvalidRequest(format!("{name} is required")))
 }
 
 /// A field that did not parse: the domain says what is wrong, the field says where.
@@ -172,18 +181,6 @@ fn phone_field(body: &Map<String, Value>) -> Result<PhoneNumber, OtpError> {
         .map_err(invalid_field("phoneNumber"))?;
     tracing::Span::current().record("phone", tracing::field::display(&phone));
     Ok(phone)
-}
-
-/// An optional string field: absent or null is none; anything but a string is refused.
-fn optional_string<'a>(
-    body: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, OtpError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(OtpError::InvalidRequest(format!("{name} must be a string"))),
-    }
 }
 
 /// The optional `locale` (a BCP 47 tag; one with no text of its own falls back, a malformed

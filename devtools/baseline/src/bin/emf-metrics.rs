@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use lambda_http::{Error, Request, run, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -18,11 +18,7 @@ async fn main() -> Result<(), Error> {
     let warm = &warm;
     run(service_fn(move |_: Request| async move {
         let start = Instant::now();
-        let response = Response::builder()
-            .status(400)
-            .header("content-type", "application/json")
-            .body(Body::from(r#"{"error":"invalid_request"}"#))
-            .map_err(Error::from);
+        let response = lambda_baseline::refused();
         let labels = [("Operation", "Send"), ("Outcome", "InvalidRequest")];
         metrics::counter!("Requests", &labels).increment(1);
         metrics::counter!("ColdStart", &labels)

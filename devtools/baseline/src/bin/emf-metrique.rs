@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use lambda_http::{Error, Request, run, service_fn};
 use metrique::ServiceMetrics;
 use metrique::emf::Emf;
 use metrique::unit_of_work::metrics;
@@ -42,11 +42,7 @@ async fn main() -> Result<(), Error> {
             cold_start: u64::from(!warm.swap(true, Ordering::Relaxed)),
         }
         .append_on_drop(ServiceMetrics::sink());
-        let response = Response::builder()
-            .status(400)
-            .header("content-type", "application/json")
-            .body(Body::from(r#"{"error":"invalid_request"}"#))
-            .map_err(Error::from);
+        let response = lambda_baseline::refused();
         record.latency = start.elapsed();
         drop(record);
         response

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use lambda_http::{Error, Request, run, service_fn};
 use serde_json::json;
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,11 +15,7 @@ async fn main() -> Result<(), Error> {
     let warm = &warm;
     run(service_fn(move |_: Request| async move {
         let start = Instant::now();
-        let response = Response::builder()
-            .status(400)
-            .header("content-type", "application/json")
-            .body(Body::from(r#"{"error":"invalid_request"}"#))
-            .map_err(Error::from);
+        let response = lambda_baseline::refused();
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
         let record = json!({
             "_aws": {
