@@ -520,7 +520,11 @@ impl Stack {
         attempt: std::time::Duration,
         operation: std::time::Duration,
     ) -> aws_sdk_dynamodb::Client {
+        // Connecting gets the attempt's patience too: a burst of hundreds of requests from
+        // dozens of instances can keep the local proxy's accept queue longer than the
+        // service's own 1 s on this 2-core machine.
         let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(attempt)
             .operation_attempt_timeout(attempt)
             .operation_timeout(operation)
             .build();
