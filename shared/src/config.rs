@@ -35,6 +35,9 @@ pub struct OtpConfig {
     /// Send one cheap DynamoDB read during init, so the first request finds a connection
     /// (and, on AWS, a finished TLS handshake) ready.
     pub init_warm_up: bool,
+    /// `OTP_PUBLIC_BASE_URL`: the API's address as Plivo reaches it (no trailing `/`). When
+    /// set, sends ask Plivo for delivery reports at its status route.
+    pub public_base_url: Option<String>,
 }
 
 const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 2] =
@@ -251,6 +254,10 @@ impl FromEnv for OtpConfig {
             Some("false") => false,
             Some(_) => return Err(problem("OTP_INIT_WARMUP", "must be true or false")),
         };
+        let public_base_url = env
+            .optional("OTP_PUBLIC_BASE_URL")
+            .map(|url| public_base_url(url.trim()))
+            .transpose()?;
         Ok(Self {
             table_name,
             secret,
@@ -258,6 +265,7 @@ impl FromEnv for OtpConfig {
             limits,
             defences,
             init_warm_up,
+            public_base_url,
         })
     }
 }
@@ -349,6 +357,33 @@ fn check_url(var: &'static str, text: &str) -> Result<(), ConfigError> {
         "http" if loopback => Ok(()),
         "http" => refuse("must be https:// (plain http only to a loopback address)"),
         _ => refuse("must be an https:// URL"),
+    }
+}
+
+/// `OTP_PUBLIC_BASE_URL`, checked: an https:// origin, optionally with a path (a custom
+/// domain's base path), without a query or a fragment; a trailing `/` is dropped.
+fn public_base_url(text: &str) -> Result<String, ConfigError> {
+    const VAR: &str = "OTP_PUBLIC_BASE_URL";
+    check_url(VAR, text)?;
+    if text.contains(['?', '#']) {
+        return Err(problem(VAR, "must have no query or fragment"));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// What the Plivo callback function needs beyond [`OtpConfig`]: the auth token that signs
+/// Plivo's requests.
+#[derive(Debug)]
+pub struct CallbackConfig {
+    pub(crate) auth_token: SecretString,
+}
+
+impl FromEnv for CallbackConfig {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        Ok(Self {
+            auth_token: SecretString::from(env.required("PLIVO_AUTH_TOKEN")?),
+        })
     }
 }
 

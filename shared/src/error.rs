@@ -44,6 +44,10 @@ pub enum OtpError {
     /// A discovery document was asked for, and no token signing key is configured.
     #[error("not found")]
     NotFound,
+    /// A callback that is not Plivo's (unsigned, badly signed) or was received before; the
+    /// text says which, and is safe to show.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
 }
 
 impl From<StoreError> for OtpError {

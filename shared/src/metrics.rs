@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value, json};
 
 use crate::clock::{epoch_millis, rfc3339};
-use crate::domain::Region;
+use crate::domain::{DeliveryOutcome, Region};
 use crate::error::OtpError;
 
 /// Where metrics go unless `OTP_METRICS_NAMESPACE` says otherwise.
@@ -35,6 +35,8 @@ pub(crate) enum Operation {
     Verify,
     /// A request for the token keys (`/.well-known/...`).
     Keys,
+    /// A delivery report from Plivo.
+    Receipt,
 }
 
 impl Operation {
@@ -43,6 +45,7 @@ impl Operation {
             Operation::Send => "Send",
             Operation::Verify => "Verify",
             Operation::Keys => "Keys",
+            Operation::Receipt => "Receipt",
         }
     }
 }
@@ -54,6 +57,7 @@ fn outcome<T>(result: &Result<T, OtpError>, operation: Operation) -> &'static st
             Operation::Send => "Sent",
             Operation::Verify => "Verified",
             Operation::Keys => "Served",
+            Operation::Receipt => "Recorded",
         };
     };
     match err {
@@ -67,6 +71,7 @@ fn outcome<T>(result: &Result<T, OtpError>, operation: Operation) -> &'static st
         OtpError::Unavailable(_) => "Unavailable",
         OtpError::Internal(_) | OtpError::TokenFailed(_) => "Internal",
         OtpError::NotFound => "NotFound",
+        OtpError::Forbidden(_) => "Forbidden",
     }
 }
 
@@ -113,6 +118,10 @@ pub(crate) struct Facts {
     pub(crate) region: Option<Region>,
     /// The SMS segments of the message sent.
     pub(crate) segments: Option<u32>,
+    /// Where a reported message ended, when its report settles it (and was not seen before).
+    pub(crate) delivery: Option<DeliveryOutcome>,
+    /// Plivo's error code of a failed delivery.
+    pub(crate) delivery_error: Option<u32>,
 }
 
 type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -246,6 +255,8 @@ impl Record {
     ///   conversion rate per region, which falls when SMS pumping starts, and the codes
     ///   nobody entered.
     /// - `LimitReached` by operation and limit: which defence is refusing.
+    /// - `Delivered` and `DeliveryFailed` by region, `DeliveryErrors` by Plivo's error code:
+    ///   where reported messages ended (receipts on).
     fn emf(&self, namespace: &str, level: &str, time: SystemTime) -> Value {
         type Group = (
             &'static [&'static str],
@@ -293,6 +304,25 @@ impl Record {
             fields.insert("Region".to_owned(), json!(region));
         } else if self.facts.region.is_some() {
             fields.insert("Region".to_owned(), json!(region));
+        }
+        // Where reported messages ended, per region, and why the failed ones failed (Plivo's
+        // codes are a short documented list; anything longer counts as `Other`).
+        if let Some(outcome) = self.facts.delivery {
+            let name = match outcome {
+                DeliveryOutcome::Delivered => "Delivered",
+                DeliveryOutcome::Failed => "DeliveryFailed",
+            };
+            groups.push((&["Region"], vec![(name, "Count", json!(1))]));
+            fields.insert("Region".to_owned(), json!(region));
+        }
+        if let Some(code) = self.facts.delivery_error {
+            let code = if code < 100_000 {
+                code.to_string()
+            } else {
+                "Other".to_owned()
+            };
+            groups.push((&["ErrorCode"], vec![("DeliveryErrors", "Count", json!(1))]));
+            fields.insert("ErrorCode".to_owned(), json!(code));
         }
         if let Some(limit) = self.limit {
             groups.push((

@@ -45,7 +45,7 @@ async fn sends_plivos_documented_request_and_accepts_202() {
         .expect(1)
         .mount(&server)
         .await;
-    client(&server).send(&to(), &text()).await.unwrap();
+    client(&server).send(&to(), &text(), None).await.unwrap();
 }
 
 #[tokio::test]
@@ -74,7 +74,7 @@ async fn the_log_setting_is_passed_to_plivo() {
     .unwrap();
     PlivoSmsSender::new(&config, quick_retry())
         .unwrap()
-        .send(&to(), &text())
+        .send(&to(), &text(), None)
         .await
         .unwrap();
 }
@@ -93,7 +93,7 @@ async fn server_errors_and_throttling_are_retried_until_queued() {
             .respond_with(queued())
             .mount(&server)
             .await;
-        client(&server).send(&to(), &text()).await.unwrap();
+        client(&server).send(&to(), &text(), None).await.unwrap();
         assert_eq!(requests(&server).await, failures as usize + 1, "{status}");
     }
 }
@@ -106,7 +106,10 @@ async fn client_errors_are_not_retried() {
             .respond_with(plivo_error(status, "dst parameter 14155552671 is invalid"))
             .mount(&server)
             .await;
-        let err = client(&server).send(&to(), &text()).await.unwrap_err();
+        let err = client(&server)
+            .send(&to(), &text(), None)
+            .await
+            .unwrap_err();
         match &err {
             SmsError::Refused {
                 status: s,
@@ -134,7 +137,10 @@ async fn a_server_that_stays_down_is_given_up_after_three_attempts() {
         .respond_with(plivo_error(503, "unavailable"))
         .mount(&server)
         .await;
-    let err = client(&server).send(&to(), &text()).await.unwrap_err();
+    let err = client(&server)
+        .send(&to(), &text(), None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, SmsError::Unavailable { attempts: 3, .. }),
         "{err:?}"
@@ -152,7 +158,7 @@ async fn a_server_that_never_answers_is_given_up_within_the_budget() {
     let policy = short_attempts(Duration::from_millis(1200));
     let sender = PlivoSmsSender::new(&plivo_config(&server.uri()), policy).unwrap();
     let started = Instant::now();
-    let err = sender.send(&to(), &text()).await.unwrap_err();
+    let err = sender.send(&to(), &text(), None).await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(matches!(err, SmsError::Unavailable { .. }), "{err:?}");
     // Far below the server's 30 s delay: the budget, not the server, ended the wait.
@@ -164,7 +170,7 @@ async fn a_server_that_never_answers_is_given_up_within_the_budget() {
 #[tokio::test]
 async fn an_unreachable_plivo_is_reported_as_unavailable() {
     let sender = PlivoSmsSender::new(&plivo_config("http://127.0.0.1:9"), quick_retry()).unwrap();
-    let err = sender.send(&to(), &text()).await.unwrap_err();
+    let err = sender.send(&to(), &text(), None).await.unwrap_err();
     assert!(
         matches!(err, SmsError::Unavailable { attempts: 3, .. }),
         "{err:?}"

@@ -89,6 +89,7 @@ fn a_certificate_only_the_machine_store_trusts_is_refused_before_anything_is_sen
             .send(
                 &to,
                 &SecretString::from("Your verification code is 123456."),
+                None,
             )
             .await
             .unwrap_err();

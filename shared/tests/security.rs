@@ -380,7 +380,7 @@ async fn a_read_timeout_is_not_retried() {
     let policy = short_attempts(Duration::from_millis(1500));
     let sender = PlivoSmsSender::new(&plivo_config(&server.uri()), policy).unwrap();
     let text = secrecy::SecretString::from("Your verification code is 123456.");
-    let err = sender.send(&us(0), &text).await.unwrap_err();
+    let err = sender.send(&us(0), &text, None).await.unwrap_err();
     assert!(
         matches!(err, SmsError::Unavailable { attempts: 1, .. }),
         "{err:?}"

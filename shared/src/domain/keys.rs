@@ -22,6 +22,12 @@ const COUNTER_LABEL: &[u8] = b"otp-lambda/v1/counter-subject";
 pub struct PhoneKey(String);
 
 impl PhoneKey {
+    /// A key as a status URL names it: 64 lowercase hex digits, else none.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(text.to_owned()))
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }

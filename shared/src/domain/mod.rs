@@ -4,6 +4,7 @@
 
 mod client;
 mod code;
+mod delivery;
 mod keys;
 mod limits;
 mod locale;
@@ -13,6 +14,7 @@ mod phone;
 
 pub use client::{Caller, ClientIp};
 pub use code::{CodeLength, OtpCode};
+pub use delivery::{DeliveryOutcome, DeliveryStatus, MessageRef, Receipt, STATUS_CALLBACK_PATH};
 pub(crate) use keys::Keyring;
 pub use keys::{CodeHash, PhoneKey};
 pub(crate) use limits::{CounterKind, HOUR, MINUTE};

@@ -2,9 +2,7 @@
 //! Plivo implementation.
 
 mod plivo;
-// Checks Plivo's callbacks; the callback endpoint that uses it is the next step.
-#[allow(dead_code)]
-mod signature;
+pub mod signature;
 
 use std::future::Future;
 
@@ -14,12 +12,14 @@ use crate::domain::PhoneNumber;
 pub use plivo::{PlivoSmsSender, RetryPolicy, SmsClientError};
 
 /// Sends one text message. An implementation owns its retries and its time budget, and
-/// returns only once the message is accepted or will not be.
+/// returns only once the message is accepted or will not be. With `status_url`, the provider
+/// reports the message's delivery there.
 pub trait SmsSender: Send + Sync {
     fn send(
         &self,
         to: &PhoneNumber,
         text: &SecretString,
+        status_url: Option<&str>,
     ) -> impl Future<Output = Result<(), SmsError>> + Send;
 }
 

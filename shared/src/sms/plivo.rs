@@ -118,14 +118,19 @@ impl PlivoSmsSender {
         &self,
         to: &PhoneNumber,
         text: &SecretString,
+        status_url: Option<&str>,
     ) -> Result<(), SmsError> {
         let deadline = Instant::now() + self.retry.total_budget;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "src": self.sender_id,
             "dst": to.e164(),
             "text": text.expose_secret(),
             "log": log_field(self.log),
         });
+        if let Some(url) = status_url {
+            body["url"] = url.into();
+            body["method"] = "POST".into();
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -218,8 +223,14 @@ impl PlivoSmsSender {
 }
 
 impl SmsSender for PlivoSmsSender {
-    async fn send(&self, to: &PhoneNumber, text: &SecretString) -> Result<(), SmsError> {
-        timed(Dependency::Plivo, self.send_with_retries(to, text)).await
+    async fn send(
+        &self,
+        to: &PhoneNumber,
+        text: &SecretString,
+        status_url: Option<&str>,
+    ) -> Result<(), SmsError> {
+        let sending = self.send_with_retries(to, text, status_url);
+        timed(Dependency::Plivo, sending).await
     }
 }
 

@@ -79,8 +79,8 @@ fn hmac_base64(token: &[u8], data: &[u8]) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// The V3 signature of a request.
-pub(crate) fn sign_v3(
+/// The V3 signature of a request (for Plivo stand-ins and tests; the service only checks).
+pub fn sign_v3(
     token: &str,
     method: &str,
     url: &str,
@@ -92,7 +92,7 @@ pub(crate) fn sign_v3(
 }
 
 /// The V2 signature of a request: the URL without its query, then the nonce.
-pub(crate) fn sign_v2(token: &str, url: &str, nonce: &str) -> String {
+pub fn sign_v2(token: &str, url: &str, nonce: &str) -> String {
     let (base, _) = split_url(url);
     hmac_base64(token.as_bytes(), format!("{base}{nonce}").as_bytes())
 }

@@ -21,13 +21,32 @@ use super::{OtpStore, Result, SendDecision, VerifyDecision};
 
 /// A counted guess: the item after the count, or the seconds until a guess can count again.
 type Counted = std::result::Result<State, u64>;
-use crate::domain::{CodeHash, HOUR, PhoneKey};
+use crate::domain::{CodeHash, HOUR, MessageRef, PhoneKey};
 
 /// The counters of a send, set on a new item and kept on an existing one.
 const SEND_SET: &str = "code_hash = :h, code_expires_at = :exp, attempts = :zero, \
      last_sent_at = :now, #ttl = :ttl, \
      consecutive_failures = if_not_exists(consecutive_failures, :zero), \
      consecutive_failures_reset_at = if_not_exists(consecutive_failures_reset_at, :zero)";
+
+/// What a new code clears: the report of the message before it.
+const DELIVERY_ATTRIBUTES: &str =
+    "message_uuid, delivery_status, delivery_error, delivery_sequence, delivery_updated_at";
+
+/// The end of a send's update: the new code's message reference set (with receipts on) or
+/// removed, and the previous message's report cleared.
+fn message_clauses(message_ref: Option<&MessageRef>) -> (String, String) {
+    match message_ref {
+        Some(_) => (
+            ", message_ref = :ref".to_owned(),
+            format!(" REMOVE {DELIVERY_ATTRIBUTES}"),
+        ),
+        None => (
+            String::new(),
+            format!(" REMOVE message_ref, {DELIVERY_ATTRIBUTES}"),
+        ),
+    }
+}
 
 /// A send is refused while the number is locked.
 const NOT_LOCKED: &str = "(attribute_not_exists(consecutive_failures) \
@@ -48,15 +67,22 @@ impl OtpStore for DynamoDbStore {
     /// Stores a new code for the number unless the cooldown, the send cap, the failure
     /// budget or a lock forbids it. One write when the number is new or inside its window; a
     /// second only to start a new window over an old item.
-    async fn store_code(&self, key: &PhoneKey, hash: &CodeHash, now: u64) -> Result<SendDecision> {
+    async fn store_code(
+        &self,
+        key: &PhoneKey,
+        hash: &CodeHash,
+        message_ref: Option<&MessageRef>,
+        now: u64,
+    ) -> Result<SendDecision> {
         let l = &self.limits;
-        let mut values = self.send_values(hash, now);
+        let mut values = self.send_values(hash, message_ref, now);
         values.push((":max_sends", n(l.max_sends_per_hour.bound())));
         values.push((":max_failures", n(l.max_failures_per_hour.bound())));
+        let (set_ref, remove) = message_clauses(message_ref);
         let update = format!(
-            "SET {SEND_SET}, window_started_at = if_not_exists(window_started_at, :now), \
+            "SET {SEND_SET}{set_ref}, window_started_at = if_not_exists(window_started_at, :now), \
              failures_in_window = if_not_exists(failures_in_window, :zero) \
-             ADD sends_in_window :one"
+             ADD sends_in_window :one{remove}"
         );
         let condition = format!(
             "attribute_not_exists(pk) OR (window_started_at > :window_start \
@@ -79,7 +105,8 @@ impl OtpStore for DynamoDbStore {
         if window_over == Some(false) {
             return self.refused_send(key, returned, now).await;
         }
-        self.write_code_in_new_window(key, hash, now).await
+        self.write_code_in_new_window(key, hash, message_ref, now)
+            .await
     }
 
     /// Checks a guess: counted first, compared only once counted, consumed only on a match.
@@ -112,21 +139,31 @@ impl OtpStore for DynamoDbStore {
         previous: Option<&PendingCode>,
         now: u64,
     ) -> Result<()> {
+        let restore;
         let write = match previous.filter(|p| p.expires_at > now) {
-            Some(p) => Write::new(
-                "SET code_hash = :old, code_expires_at = :old_exp, \
-                 attempts = attempts + :old_attempts",
-                "code_hash = :h",
-                &[],
-                vec![
+            Some(p) => {
+                let mut values = vec![
                     (":h", b(sent)),
                     (":old", b(&p.hash)),
                     (":old_exp", n(p.expires_at)),
                     (":old_attempts", n(p.attempts)),
-                ],
-            ),
+                ];
+                // The restored code's receipts count again.
+                restore = match &p.message_ref {
+                    Some(old_ref) => {
+                        values.push((":old_ref", AttributeValue::S(old_ref.clone())));
+                        "SET code_hash = :old, code_expires_at = :old_exp, \
+                         attempts = attempts + :old_attempts, message_ref = :old_ref"
+                    }
+                    None => {
+                        "SET code_hash = :old, code_expires_at = :old_exp, \
+                         attempts = attempts + :old_attempts REMOVE message_ref"
+                    }
+                };
+                Write::new(restore, "code_hash = :h", &[], values)
+            }
             None => Write::new(
-                "REMOVE code_hash, code_expires_at",
+                "REMOVE code_hash, code_expires_at, message_ref",
                 "code_hash = :h",
                 &[],
                 vec![(":h", b(sent))],
@@ -143,16 +180,19 @@ impl DynamoDbStore {
         &self,
         key: &PhoneKey,
         hash: &CodeHash,
+        message_ref: Option<&MessageRef>,
         now: u64,
     ) -> Result<SendDecision> {
+        let (set_ref, remove) = message_clauses(message_ref);
         let update = format!(
-            "SET {SEND_SET}, window_started_at = :now, sends_in_window = :one, \
-             failures_in_window = :zero"
+            "SET {SEND_SET}{set_ref}, window_started_at = :now, sends_in_window = :one, \
+             failures_in_window = :zero{remove}"
         );
         let condition = format!(
             "window_started_at <= :window_start AND last_sent_at <= :cooldown AND {NOT_LOCKED}"
         );
-        let write = Write::new(&update, &condition, &[TTL], self.send_values(hash, now));
+        let values = self.send_values(hash, message_ref, now);
+        let write = Write::new(&update, &condition, &[TTL], values);
         match self
             .update(key.as_str(), write, ReturnValue::AllOld)
             .await?
@@ -163,9 +203,15 @@ impl DynamoDbStore {
     }
 
     /// The values both send writes use.
-    fn send_values(&self, hash: &CodeHash, now: u64) -> Vec<(&'static str, AttributeValue)> {
+    fn send_values(
+        &self,
+        hash: &CodeHash,
+        message_ref: Option<&MessageRef>,
+        now: u64,
+    ) -> Vec<(&'static str, AttributeValue)> {
         let l = &self.limits;
-        vec![
+        let message_ref = message_ref.map(|r| (":ref", AttributeValue::S(r.as_str().to_owned())));
+        let mut values = vec![
             (":h", b(hash)),
             (":exp", n(now + l.code_ttl)),
             (":now", n(now)),
@@ -175,7 +221,9 @@ impl DynamoDbStore {
             (":window_start", n(now.saturating_sub(HOUR))),
             (":cooldown", n(now.saturating_sub(l.resend_cooldown))),
             (":max_consecutive", n(u64::from(l.max_consecutive_failures))),
-        ]
+        ];
+        values.extend(message_ref);
+        values
     }
 
     /// A refused send: how long until one can succeed, from the item as it is.

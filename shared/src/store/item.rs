@@ -14,6 +14,15 @@
 //! | `consecutive_failures`          | N    | wrong guesses since the last right one, across windows |
 //! | `consecutive_failures_reset_at` | N    | when that run (and a lock) ends: last failure + lockout |
 //! | `ttl`                           | N    | epoch seconds after which DynamoDB may delete the item |
+//! | `message_ref`                   | S    | random reference of the pending code's message, named in its status URL (receipts on) |
+//! | `message_uuid`                  | S    | Plivo's id of that message, from its first status report |
+//! | `delivery_status`               | S    | its latest reported status: `queued`, `sent`, `delivered`, `undelivered`, `failed` |
+//! | `delivery_error`                | N    | Plivo's error code with a failed or undelivered status |
+//! | `delivery_sequence`             | N    | the report's sequence number: an older report never overwrites a newer one |
+//! | `delivery_updated_at`           | N    | epoch seconds of that report's arrival |
+//!
+//! A new code clears the message and delivery attributes; a withdrawn one puts back the
+//! reference of the code it restores.
 //!
 //! A guess is counted before it is compared: one conditional write adds it to every counter
 //! while all are below their limits and returns the stored hash; only a guess counted that
@@ -54,6 +63,7 @@ pub struct PendingCode {
     pub(super) hash: CodeHash,
     pub(super) expires_at: u64,
     pub(super) attempts: u64,
+    pub(super) message_ref: Option<String>,
 }
 
 /// The numbers the store keeps for a phone number, as read back from an item.
@@ -71,6 +81,8 @@ pub(super) struct State {
     pub(super) consecutive_failures_reset_at: u64,
     /// The request that consumed the last code, for a consume retried after a lost answer.
     pub(super) consumed_by: Option<String>,
+    /// The reference of the pending code's message, when receipts are on.
+    pub(super) message_ref: Option<String>,
 }
 
 fn number(item: &Item, name: &str) -> Option<u64> {
@@ -96,6 +108,7 @@ impl State {
             consecutive_failures: number(item, "consecutive_failures"),
             consecutive_failures_reset_at: n("consecutive_failures_reset_at"),
             consumed_by: item.get("consumed_by").and_then(|v| v.as_s().ok()).cloned(),
+            message_ref: item.get("message_ref").and_then(|v| v.as_s().ok()).cloned(),
         }
     }
 
@@ -188,6 +201,7 @@ impl State {
             hash,
             expires_at: self.code_expires_at,
             attempts: self.attempts,
+            message_ref: self.message_ref.clone(),
         })
     }
 }

@@ -11,6 +11,7 @@ mod codes;
 mod counters;
 mod dynamodb;
 mod item;
+mod receipts;
 
 use std::future::Future;
 
@@ -20,7 +21,7 @@ pub use counters::{Budget, Counter};
 pub use dynamodb::DynamoDbStore;
 pub use item::{PendingCode, TTL_ATTRIBUTE};
 
-use crate::domain::{CodeHash, PhoneKey};
+use crate::domain::{CodeHash, MessageRef, PhoneKey, Receipt};
 
 /// A store request that did not complete: what kind of failure, and the SDK's error, with
 /// its detail, as the source.
@@ -106,10 +107,13 @@ pub type Taken = std::result::Result<Counter, u64>;
 pub trait OtpStore: BudgetStore {
     /// Stores a new code for the number unless its cooldown, send cap, failure budget or lock
     /// forbids it.
+    /// With `message_ref`, the code's delivery reports are linked to it (see
+    /// [`ReceiptStore`]).
     fn store_code(
         &self,
         key: &PhoneKey,
         hash: &CodeHash,
+        message_ref: Option<&MessageRef>,
         now: u64,
     ) -> impl Future<Output = Result<SendDecision>> + Send;
 
@@ -130,4 +134,21 @@ pub trait OtpStore: BudgetStore {
         guess: &CodeHash,
         now: u64,
     ) -> impl Future<Output = Result<VerifyDecision>> + Send;
+}
+
+/// What the status callback needs of storage.
+pub trait ReceiptStore: Send + Sync {
+    /// Records `receipt` on the number's item if its pending code's message is `message_ref`
+    /// and the receipt is newer than the one recorded. Whether it was recorded.
+    fn record_delivery(
+        &self,
+        key: &PhoneKey,
+        message_ref: &MessageRef,
+        receipt: &Receipt,
+        now: u64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Notes `id` (a callback's identity) as seen until `until`: true the first time, false
+    /// for every later call while the note lasts.
+    fn first_sighting(&self, id: &str, until: u64) -> impl Future<Output = Result<bool>> + Send;
 }

@@ -12,10 +12,12 @@ use otp_devtools::dynalite::Dynalite;
 use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup};
+use otp_shared::config::{
+    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup,
+};
 use otp_shared::domain::{Caller, ClientIp, CodeLength, OtpCode, PhoneNumber};
 use otp_shared::error::OtpError;
-use otp_shared::service::{SendOtp, VerifyOtp};
+use otp_shared::service::{Callbacks, SendOtp, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
 use otp_shared::token::TokenIssuer;
@@ -469,6 +471,17 @@ impl Stack {
         let config = self.config();
         let messages = messages_from_lookup(self.lookup(), &config).unwrap();
         SendOtp::new(config, self.store(dynamodb), sms, self.clock.clone()).with_messages(messages)
+    }
+
+    /// A new `plivo-callback` instance (the stack's settings must name
+    /// `OTP_PUBLIC_BASE_URL`), checking signatures with the test Plivo token.
+    pub fn callbacks(&self) -> Callbacks<DynamoDbStore> {
+        let callback = CallbackConfig::from_lookup(|k| {
+            (k == "PLIVO_AUTH_TOKEN").then(|| PLIVO_AUTH_TOKEN.to_owned())
+        })
+        .unwrap();
+        let store = self.store(self.requests.attach(&self.instance_client()));
+        Callbacks::new(&self.config(), callback, store, self.clock.clone()).unwrap()
     }
 
     /// A new `verify-otp` instance.

@@ -18,6 +18,10 @@ use crate::sms::SmsSender;
 use crate::store::OtpStore;
 use crate::token::DISCOVERY_MAX_AGE;
 
+mod callback;
+
+pub use callback::plivo_callback;
+
 /// Bodies above this size are refused before parsing.
 const MAX_BODY_BYTES: usize = 8 * 1024;
 
@@ -360,6 +364,7 @@ fn describe(err: &OtpError) -> (StatusCode, &'static str, &str) {
             (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
         }
         OtpError::NotFound => (S::NOT_FOUND, "not_found", "Not found"),
+        OtpError::Forbidden(message) => (S::FORBIDDEN, "forbidden", message),
     }
 }
 

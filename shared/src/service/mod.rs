@@ -1,6 +1,10 @@
-//! The two use cases, send a code and verify a code, written against the [`OtpStore`] and
-//! [`SmsSender`] seams. No HTTP and no AWS here: the mains build the concrete store and
-//! sender and hand them in.
+//! The use cases, send a code and verify a code, written against the [`OtpStore`] and
+//! [`SmsSender`] seams, and Plivo's callbacks ([`callbacks`]). No HTTP and no AWS here: the
+//! mains build the concrete store and sender and hand them in.
+
+mod callbacks;
+
+pub use callbacks::{Callbacks, Recorded, StatusReport};
 
 use std::sync::Arc;
 
@@ -9,8 +13,8 @@ use crate::config::OtpConfig;
 use secrecy::ExposeSecret;
 
 use crate::domain::{
-    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, Locale, MINUTE, Messages, OtpCode,
-    PhoneNumber, segments,
+    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, Locale, MINUTE, MessageRef, Messages,
+    OtpCode, PhoneKey, PhoneNumber, Region, STATUS_CALLBACK_PATH, segments,
 };
 use crate::error::{OtpError, chain};
 use crate::metrics::Metrics;
@@ -296,7 +300,15 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         let key = core.keys.phone_key(phone);
         let code = OtpCode::generate(core.config.code_length);
         let hash = core.keys.code_hash(&key, &code);
-        let stored = match core.store.store_code(&key, &hash, now).await {
+        // With a public URL, Plivo reports the message's delivery to it, naming the code's
+        // message by a reference stored with the code.
+        let receipts = core.config.public_base_url.as_deref().map(|base| {
+            let message_ref = MessageRef::generate();
+            let url = status_url(base, &key, &message_ref, phone.country());
+            (message_ref, url)
+        });
+        let message_ref = receipts.as_ref().map(|(r, _)| r);
+        let stored = match core.store.store_code(&key, &hash, message_ref, now).await {
             Ok(SendDecision::Stored { previous }) => Ok(previous),
             Ok(SendDecision::RateLimited { retry_after }) => Err(OtpError::RateLimited {
                 retry_after,
@@ -311,7 +323,8 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         drop(code);
         let (encoding, segments) = segments(text.expose_secret());
         tracing::info!(language, ?encoding, segments, "sending the code");
-        if let Err(sms_error) = self.sms.send(phone, &text).await {
+        let status_url = receipts.as_ref().map(|(_, url)| url.as_str());
+        if let Err(sms_error) = self.sms.send(phone, &text, status_url).await {
             let now = core.clock.now();
             let withdrawn = core
                 .store
@@ -329,6 +342,27 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
             segments,
         })
     }
+}
+
+/// Where Plivo reports a message's delivery: the status route under the public base URL,
+/// naming the number's item, the code's message and the destination's region (for the
+/// delivery metrics; no number).
+fn status_url(
+    base: &str,
+    key: &PhoneKey,
+    message_ref: &MessageRef,
+    region: Option<Region>,
+) -> String {
+    let mut url = format!(
+        "{base}{STATUS_CALLBACK_PATH}?k={}&r={}",
+        key.as_str(),
+        message_ref.as_str()
+    );
+    if let Some(region) = region {
+        url.push_str("&rg=");
+        url.push_str(&region.to_string());
+    }
+    url
 }
 
 /// Everything `verify-otp` needs, built once per execution environment.
@@ -443,7 +477,7 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
     use crate::config::FromEnv;
-    use crate::domain::{ClientIp, CodeHash, PhoneKey};
+    use crate::domain::{ClientIp, CodeHash};
     use crate::sms::SmsError;
     use crate::store::{self, BudgetStore, Failure, PendingCode, StoreError, Taken};
 
@@ -490,6 +524,7 @@ mod tests {
             &self,
             _: &PhoneKey,
             _: &CodeHash,
+            _: Option<&MessageRef>,
             _: u64,
         ) -> store::Result<SendDecision> {
             self.record("store_code");
@@ -521,7 +556,12 @@ mod tests {
     struct FakeSms(Result<(), u16>);
 
     impl SmsSender for FakeSms {
-        async fn send(&self, _: &PhoneNumber, _: &SecretString) -> Result<(), SmsError> {
+        async fn send(
+            &self,
+            _: &PhoneNumber,
+            _: &SecretString,
+            _: Option<&str>,
+        ) -> Result<(), SmsError> {
             self.0.map_err(|status| SmsError::Refused {
                 status,
                 api_id: None,

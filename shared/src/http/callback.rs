@@ -1,0 +1,194 @@
+//! `POST /plivo/callback/status`: Plivo's delivery reports.
+//!
+//! Nothing of a request is read before its size is checked and its Plivo signature verified,
+//! over the public URL Plivo was given (`OTP_PUBLIC_BASE_URL` and the route), never the host
+//! the Lambda event names. A refused request changes nothing.
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use super::answer;
+use crate::domain::STATUS_CALLBACK_PATH;
+use crate::domain::{DeliveryOutcome, DeliveryStatus, MessageRef, PhoneKey, Receipt, Region};
+use crate::error::OtpError;
+use crate::metrics::{Facts, Operation};
+use crate::service::{Callbacks, Recorded, StatusReport};
+use crate::sms::signature::{self, Signatures};
+use crate::store::ReceiptStore;
+
+/// Plivo's reports are a few hundred bytes of form fields; anything far larger is not one.
+const MAX_CALLBACK_BYTES: usize = 8 * 1024;
+
+#[derive(Serialize)]
+struct CallbackResponse {
+    success: bool,
+    message: &'static str,
+}
+
+fn invalid(message: &str) -> OtpError {
+    OtpError::InvalidRequest(message.to_owned())
+}
+
+/// A header's value, when it is present and printable.
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The signature headers: V3 with its nonce, and V2 with its nonce.
+fn signatures(req: &Request) -> Signatures<'_> {
+    let pair = |sig: &str, nonce: &str| Some((header(req, sig)?, header(req, nonce)?));
+    Signatures {
+        v3: pair("x-plivo-signature-v3", "x-plivo-signature-v3-nonce"),
+        v2: pair("x-plivo-signature-v2", "x-plivo-signature-v2-nonce"),
+    }
+}
+
+/// The one value of a parameter: absent, empty or repeated is none.
+fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let mut values = pairs.iter().filter(|(k, _)| k == name);
+    match (values.next(), values.next()) {
+        (Some((_, v)), None) if !v.is_empty() => Some(v),
+        _ => None,
+    }
+}
+
+/// Decoded `name=value` pairs, in order.
+type Params = Vec<(String, String)>;
+
+fn pairs(text: &[u8]) -> Params {
+    form_urlencoded::parse(text)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Checks a callback's size and signature; the form parameters and query parameters of a
+/// request Plivo signed.
+fn signed_parameters<S: ReceiptStore>(
+    app: &Callbacks<S>,
+    req: &Request,
+) -> Result<(Params, Params), OtpError> {
+    if req.method() != Method::POST {
+        return Err(invalid("only POST is supported"));
+    }
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > MAX_CALLBACK_BYTES {
+        return Err(invalid(&format!(
+            "request body must be at most {MAX_CALLBACK_BYTES} bytes"
+        )));
+    }
+    if !req.uri().path().ends_with(STATUS_CALLBACK_PATH) {
+        return Err(OtpError::NotFound);
+    }
+    let query = req.uri().query().unwrap_or_default();
+    let mut url = format!("{}{STATUS_CALLBACK_PATH}", app.public_base_url());
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let form = pairs(body);
+    let token = app.auth_token().expose_secret();
+    if !signature::verify(token, "POST", &url, &form, signatures(req)) {
+        tracing::warn!(
+            v3 = signatures(req).v3.is_some(),
+            v2 = signatures(req).v2.is_some(),
+            "callback signature missing or wrong"
+        );
+        return Err(OtpError::Forbidden("The request is not signed by Plivo"));
+    }
+    Ok((form, pairs(query.as_bytes())))
+}
+
+/// The report a signed callback carries, with what makes it this one: its message and
+/// sequence, and for V2 (which signs only the URL and the nonce) the nonce.
+fn status_report(
+    req: &Request,
+    form: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<StatusReport, OtpError> {
+    let key = single(query, "k")
+        .and_then(PhoneKey::parse)
+        .ok_or_else(|| invalid("the status URL must name the number's item (k)"))?;
+    let message_ref = single(query, "r")
+        .and_then(MessageRef::parse)
+        .ok_or_else(|| invalid("the status URL must name the message (r)"))?;
+    let region = match single(query, "rg") {
+        Some(code) => Some(
+            code.parse::<Region>()
+                .map_err(|_| invalid("rg must be a region code"))?,
+        ),
+        None => None,
+    };
+    let message_uuid = single(form, "MessageUUID")
+        .filter(|u| u.len() <= 64)
+        .ok_or_else(|| invalid("MessageUUID is required"))?;
+    let status = single(form, "Status")
+        .and_then(DeliveryStatus::parse)
+        .ok_or_else(|| invalid("Status must be queued, sent, delivered, undelivered or failed"))?;
+    let sequence = single(form, "Sequence")
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| invalid("Sequence must be a number"))?;
+    let error_code = match single(form, "ErrorCode") {
+        Some(code) => Some(
+            code.parse::<u32>()
+                .map_err(|_| invalid("ErrorCode must be a number"))?,
+        ),
+        None => None,
+    }
+    .filter(|code| *code != 0);
+    let v2_nonce = match signatures(req) {
+        Signatures {
+            v3: None,
+            v2: Some((_, nonce)),
+        } => Some(nonce.to_owned()),
+        _ => None,
+    };
+    Ok(StatusReport {
+        key,
+        message_ref,
+        region,
+        receipt: Receipt {
+            message_uuid: message_uuid.to_owned(),
+            sequence,
+            status,
+            error_code,
+        },
+        to: single(form, "To").map(str::to_owned),
+        identity: format!("status:{message_uuid}:{sequence}"),
+        v2_nonce,
+    })
+}
+
+/// `POST /plivo/callback/status?k=...&r=...&rg=...`, form-encoded as Plivo posts it: records
+/// the report on the code it belongs to. 403 for a request Plivo did not sign or one received
+/// before, 400 for one too large or malformed; 200 for a report recorded, and for one of an
+/// older message (Plivo need not send it again).
+pub async fn plivo_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
+    let span = tracing::info_span!("plivo_callback");
+    let work = app.metrics().measure(Operation::Receipt, async {
+        let mut facts = Facts::default();
+        let result = async {
+            let (form, query) = signed_parameters(app, &req)?;
+            let report = status_report(&req, &form, &query)?;
+            facts.region = report.region;
+            let message = match app.status(&report).await? {
+                Recorded::Current(outcome) => {
+                    facts.delivery = outcome;
+                    if outcome == Some(DeliveryOutcome::Failed) {
+                        facts.delivery_error = report.receipt.error_code;
+                    }
+                    "Report recorded"
+                }
+                Recorded::Stale => "Report of a replaced or older message; nothing changed",
+            };
+            Ok(CallbackResponse {
+                success: true,
+                message,
+            })
+        }
+        .await;
+        (result, facts)
+    });
+    answer(span, work).await
+}

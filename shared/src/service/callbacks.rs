@@ -1,0 +1,153 @@
+//! Plivo's callbacks, once the HTTP layer has checked their signature: a delivery report
+//! recorded on the code it belongs to, each report at most once.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::clock::Clock;
+use crate::config::{CallbackConfig, ConfigError, OtpConfig, problem};
+use crate::domain::{DeliveryOutcome, MessageRef, PhoneKey, Receipt, Region, mask_digits};
+use crate::error::OtpError;
+use crate::metrics::Metrics;
+use crate::store::ReceiptStore;
+
+/// How long a callback's note lasts: longer than Plivo keeps retrying and than a message
+/// can stay queued (3 h), so any replay within a week is refused.
+const REPLAY_WINDOW: u64 = 7 * 24 * 3600;
+
+/// A signed status report, as the HTTP layer read it.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    /// The number's item, as the status URL names it.
+    pub key: PhoneKey,
+    /// The code's message, as the status URL names it.
+    pub message_ref: MessageRef,
+    /// The destination's region, as the status URL names it.
+    pub region: Option<Region>,
+    pub receipt: Receipt,
+    /// The destination as Plivo reports it (`To`, often masked by Plivo already); logged
+    /// masked, never stored.
+    pub to: Option<String>,
+    /// What makes this report this one (its message and sequence): a second callback with
+    /// it is a replay.
+    pub identity: String,
+    /// The nonce of a V2-signed callback. V2 signs the URL and the nonce but no body, so the
+    /// nonce is spent before anything is recorded: its signature cannot carry another body.
+    pub v2_nonce: Option<String>,
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded on the pending code; where the message ended, when the report settles it.
+    Current(Option<DeliveryOutcome>),
+    /// Of a message whose code was replaced, used or withdrawn, or older than the report
+    /// already recorded: acknowledged, and nothing changed.
+    Stale,
+}
+
+/// Everything the Plivo callback function needs, built once per execution environment.
+pub struct Callbacks<S> {
+    /// Where Plivo sends callbacks: what its signatures cover.
+    public_base_url: String,
+    /// What Plivo signs them with.
+    auth_token: SecretString,
+    store: S,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+}
+
+impl<S: ReceiptStore> Callbacks<S> {
+    /// Needs `OTP_PUBLIC_BASE_URL`: without it, no signature could be checked.
+    pub fn new(
+        config: &OtpConfig,
+        callback: CallbackConfig,
+        store: S,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let public_base_url = config
+            .public_base_url
+            .clone()
+            .ok_or_else(|| problem("OTP_PUBLIC_BASE_URL", "is required but not set"))?;
+        Ok(Self {
+            public_base_url,
+            auth_token: callback.auth_token,
+            store,
+            clock,
+            metrics: Metrics::off(),
+        })
+    }
+
+    pub(crate) fn public_base_url(&self) -> &str {
+        &self.public_base_url
+    }
+
+    pub(crate) fn auth_token(&self) -> &SecretString {
+        &self.auth_token
+    }
+
+    /// Records a metric per request (see [`Metrics`]).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Records a delivery report on the number's item, if it is the pending code's and newer
+    /// than the one recorded; then notes the report as seen, refusing one seen before.
+    ///
+    /// The record comes first and is itself idempotent (it needs a newer sequence), so a
+    /// callback that fails half way can be retried by Plivo; the note decides the answer,
+    /// and only a first sighting counts in the metrics. A V2 nonce is spent before the
+    /// record (see [`StatusReport::v2_nonce`]).
+    pub async fn status(&self, report: &StatusReport) -> Result<Recorded, OtpError> {
+        let now = self.clock.now();
+        let receipt = &report.receipt;
+        let until = now + REPLAY_WINDOW;
+        let replayed = || {
+            tracing::warn!(
+                status = receipt.status.as_str(),
+                "a callback already received came again; refused"
+            );
+            Err(OtpError::Forbidden("This callback was already received"))
+        };
+        if let Some(nonce) = &report.v2_nonce {
+            let nonce = format!("v2-nonce:{nonce}");
+            if !self.store.first_sighting(&nonce, until).await? {
+                return replayed();
+            }
+        }
+        let recorded = self
+            .store
+            .record_delivery(&report.key, &report.message_ref, receipt, now)
+            .await?;
+        if !self.store.first_sighting(&report.identity, until).await? {
+            return replayed();
+        }
+        if !recorded {
+            tracing::info!(
+                status = receipt.status.as_str(),
+                "report of a replaced or older message; nothing changed"
+            );
+            return Ok(Recorded::Stale);
+        }
+        let outcome = receipt.status.outcome(report.region);
+        let to = report.to.as_deref().map(mask_digits);
+        if outcome == Some(DeliveryOutcome::Failed) {
+            tracing::warn!(
+                to,
+                region = report.region.map(|r| r.to_string()),
+                status = receipt.status.as_str(),
+                error_code = receipt.error_code,
+                "sms not delivered"
+            );
+        } else {
+            tracing::info!(status = receipt.status.as_str(), "delivery report recorded");
+        }
+        Ok(Recorded::Current(outcome))
+    }
+}

@@ -1,0 +1,522 @@
+//! Delivery receipts: sends ask Plivo for status reports when `OTP_PUBLIC_BASE_URL` is set, and
+//! the callback records a signed report on the number's item, only while it belongs to the
+//! pending code, and each report only once. Unsigned, badly signed, replayed, oversized or
+//! malformed callbacks are refused and change nothing. Against dynalite, through the real
+//! handler.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::*;
+use otp_shared::http::plivo_callback;
+use otp_shared::lambda_http::{Body, Request, Response, request};
+use otp_shared::metrics::Metrics;
+use otp_shared::sms::signature::{sign_v2, sign_v3};
+use serde_json::{Value, json};
+
+const BASE: &str = "https://otp.example.com";
+const RECEIPTS: &str = "OTP_PUBLIC_BASE_URL=https://otp.example.com";
+
+/// How a test callback is signed.
+enum Signing<'a> {
+    None,
+    V3 {
+        token: &'a str,
+        nonce: &'a str,
+    },
+    V2 {
+        token: &'a str,
+        nonce: &'a str,
+    },
+    /// A V3 signature computed over another URL than the one posted to.
+    V3Over {
+        url: &'a str,
+    },
+}
+
+/// A POST of `form` to `url` as API Gateway hands it to the function: on its own host, which
+/// is not the public one Plivo signed.
+fn callback(url: &str, form: &[(&str, &str)], signing: Signing<'_>) -> Request {
+    let path_and_query = url.strip_prefix(BASE).expect("a public URL");
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let owned: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut headers = json!({
+        "content-type": "application/x-www-form-urlencoded",
+        "host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "PlivoHTTP",
+    });
+    match signing {
+        Signing::None => {}
+        Signing::V3 { token, nonce } => {
+            headers["x-plivo-signature-v3"] = sign_v3(token, "POST", url, &owned, nonce).into();
+            headers["x-plivo-signature-v3-nonce"] = nonce.into();
+        }
+        Signing::V2 { token, nonce } => {
+            headers["x-plivo-signature-v2"] = sign_v2(token, url, nonce).into();
+            headers["x-plivo-signature-v2-nonce"] = nonce.into();
+        }
+        Signing::V3Over { url } => {
+            headers["x-plivo-signature-v3"] =
+                sign_v3(PLIVO_AUTH_TOKEN, "POST", url, &owned, "n1").into();
+            headers["x-plivo-signature-v3-nonce"] = "n1".into();
+        }
+    }
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "POST /plivo/callback/status",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "192.0.2.50", "userAgent": "PlivoHTTP"},
+            "requestId": "cb", "routeKey": "POST /plivo/callback/status",
+            "stage": "$default", "time": "27/Nov/2026:19:03:58 +0000", "timeEpoch": 1795633438390u64
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    });
+    request::from_str(&event.to_string()).unwrap()
+}
+
+fn signed(url: &str, form: &[(&str, &str)], nonce: &str) -> Request {
+    callback(
+        url,
+        form,
+        Signing::V3 {
+            token: PLIVO_AUTH_TOKEN,
+            nonce,
+        },
+    )
+}
+
+/// A status report of the message `uuid`.
+fn report<'a>(uuid: &'a str, sequence: &'a str, status: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("MessageUUID", uuid),
+        ("To", "14155552671"),
+        ("From", SENDER),
+        ("Type", "sms"),
+        ("Status", status),
+        ("Sequence", sequence),
+        ("Units", "1"),
+    ]
+}
+
+fn json_body(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+fn assert_status(response: &Response<Body>, status: u16, code: Option<&str>) {
+    let body = json_body(response);
+    assert_eq!(response.status().as_u16(), status, "{body}");
+    if let Some(code) = code {
+        assert_eq!(body["code"], code, "{body}");
+    }
+}
+
+/// The status URL of the newest SMS.
+async fn status_url(stack: &Stack) -> String {
+    let sent = stack.plivo.sent().await;
+    let last = sent.last().expect("an sms was sent");
+    assert_eq!(last["method"], "POST");
+    last["url"].as_str().expect("a status url").to_owned()
+}
+
+/// The number's item, as the status URL names it.
+async fn item(stack: &Stack, url: &str) -> std::collections::HashMap<String, AttributeValue> {
+    let key = url.split("k=").nth(1).unwrap().split('&').next().unwrap();
+    dynamodb_client()
+        .get_item()
+        .table_name(&stack.table)
+        .key("pk", AttributeValue::S(key.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default()
+}
+
+fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).map(|v| match v {
+        AttributeValue::S(s) => s.clone(),
+        AttributeValue::N(n) => n.clone(),
+        other => format!("{other:?}"),
+    })
+}
+
+#[tokio::test]
+async fn sends_ask_for_status_reports_only_with_a_public_url() {
+    let stack = Stack::new(RECEIPTS).await;
+    stack.sender().send(&us(1), &ANYONE).await.unwrap();
+    let url = status_url(&stack).await;
+    let (route, query) = url.split_once('?').unwrap();
+    assert_eq!(route, "https://otp.example.com/plivo/callback/status");
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["k", "r", "rg"]);
+    assert_eq!(params[2].1, "US");
+    assert!(!url.contains("4155551001"), "no number in the URL: {url}");
+    stack.clock.advance(60);
+    stack.sender().send(&us(1), &ANYONE).await.unwrap();
+    assert_ne!(
+        status_url(&stack).await,
+        url,
+        "each code its own message reference"
+    );
+
+    let plain = Stack::new("").await;
+    plain.sender().send(&us(1), &ANYONE).await.unwrap();
+    let sent = plain.plivo.sent().await;
+    assert!(sent[0].get("url").is_none() && sent[0].get("method").is_none());
+}
+
+#[tokio::test]
+async fn a_signed_report_is_recorded_on_the_pending_code_in_sequence_order() {
+    let stack = Stack::new(RECEIPTS).await;
+    stack.sender().send(&us(2), &ANYONE).await.unwrap();
+    let url = status_url(&stack).await;
+    let app = stack.callbacks();
+    let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
+    let response = plivo_callback(&app, signed(&url, &report(uuid, "1", "queued"), "a")).await;
+    assert_status(&response, 200, None);
+    assert_eq!(json_body(&response)["message"], "Report recorded");
+    let it = item(&stack, &url).await;
+    assert_eq!(text(&it, "delivery_status").as_deref(), Some("queued"));
+    assert_eq!(text(&it, "message_uuid").as_deref(), Some(uuid));
+    // Reports may arrive out of order: an older one never overwrites a newer one.
+    let delivered = report(uuid, "3", "delivered");
+    assert_status(
+        &plivo_callback(&app, signed(&url, &delivered, "b")).await,
+        200,
+        None,
+    );
+    let sent = report(uuid, "2", "sent");
+    let late = plivo_callback(&app, signed(&url, &sent, "c")).await;
+    assert_status(&late, 200, None);
+    assert_eq!(
+        text(&item(&stack, &url).await, "delivery_status").as_deref(),
+        Some("delivered")
+    );
+    // A failure carries Plivo's error code.
+    let mut failed = report(uuid, "4", "failed");
+    failed.push(("ErrorCode", "451"));
+    assert_status(
+        &plivo_callback(&app, signed(&url, &failed, "d")).await,
+        200,
+        None,
+    );
+    let it = item(&stack, &url).await;
+    assert_eq!(text(&it, "delivery_status").as_deref(), Some("failed"));
+    assert_eq!(text(&it, "delivery_error").as_deref(), Some("451"));
+    // The code still verifies: a report changes nothing of the code.
+    let code = stack.plivo.last_code().await;
+    stack
+        .verifier()
+        .verify(&us(2), &otp_code(&code), &ANYONE)
+        .await
+        .unwrap();
+}
+
+fn otp_code(text: &str) -> otp_shared::domain::OtpCode {
+    code(text)
+}
+
+#[tokio::test]
+async fn a_report_of_a_replaced_code_changes_nothing_and_a_new_code_clears_the_old_report() {
+    let stack = Stack::new(RECEIPTS).await;
+    let app = stack.callbacks();
+    stack.sender().send(&us(3), &ANYONE).await.unwrap();
+    let first = status_url(&stack).await;
+    let uuid1 = "11111111-7c87-11e9-86c7-0242ac110002";
+    let queued = report(uuid1, "1", "queued");
+    assert_status(
+        &plivo_callback(&app, signed(&first, &queued, "a")).await,
+        200,
+        None,
+    );
+    stack.clock.advance(60);
+    stack.sender().send(&us(3), &ANYONE).await.unwrap();
+    let second = status_url(&stack).await;
+    let it = item(&stack, &second).await;
+    assert_eq!(
+        text(&it, "delivery_status"),
+        None,
+        "the new code starts clean"
+    );
+    assert_eq!(text(&it, "message_uuid"), None);
+    // The first message's late report is acknowledged and changes nothing.
+    let late = report(uuid1, "2", "delivered");
+    let response = plivo_callback(&app, signed(&first, &late, "b")).await;
+    assert_status(&response, 200, None);
+    assert!(
+        json_body(&response)["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing changed")
+    );
+    assert_eq!(text(&item(&stack, &second).await, "delivery_status"), None);
+    // A report of another message under the second code's reference changes nothing
+    // either, once the second message reported.
+    let uuid2 = "22222222-7c87-11e9-86c7-0242ac110002";
+    let queued2 = report(uuid2, "1", "queued");
+    assert_status(
+        &plivo_callback(&app, signed(&second, &queued2, "c")).await,
+        200,
+        None,
+    );
+    let other = report("33333333-7c87-11e9-86c7-0242ac110002", "5", "failed");
+    assert_status(
+        &plivo_callback(&app, signed(&second, &other, "d")).await,
+        200,
+        None,
+    );
+    let it = item(&stack, &second).await;
+    assert_eq!(text(&it, "delivery_status").as_deref(), Some("queued"));
+    assert_eq!(text(&it, "message_uuid").as_deref(), Some(uuid2));
+    // The message's later reports still count once its code is used (a code is often
+    // entered before its delivery report arrives), and a new code ends them.
+    let code = stack.plivo.last_code().await;
+    stack
+        .verifier()
+        .verify(&us(3), &otp_code(&code), &ANYONE)
+        .await
+        .unwrap();
+    let sent = report(uuid2, "2", "sent");
+    assert_status(
+        &plivo_callback(&app, signed(&second, &sent, "e")).await,
+        200,
+        None,
+    );
+    assert_eq!(
+        text(&item(&stack, &second).await, "delivery_status").as_deref(),
+        Some("sent")
+    );
+    stack.clock.advance(60);
+    stack.sender().send(&us(3), &ANYONE).await.unwrap();
+    let delivered = report(uuid2, "3", "delivered");
+    let response = plivo_callback(&app, signed(&second, &delivered, "f")).await;
+    assert!(
+        json_body(&response)["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing changed")
+    );
+    assert_eq!(text(&item(&stack, &second).await, "delivery_status"), None);
+}
+
+#[tokio::test]
+async fn unsigned_forged_replayed_oversized_or_malformed_callbacks_are_refused_and_change_nothing()
+{
+    let stack = Stack::new(RECEIPTS).await;
+    stack.sender().send(&us(4), &ANYONE).await.unwrap();
+    let url = status_url(&stack).await;
+    let app = stack.callbacks();
+    let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
+    let delivered = report(uuid, "1", "delivered");
+    let internal = url.replace(
+        BASE,
+        "https://abcdef1234.execute-api.us-east-1.amazonaws.com",
+    );
+    let wrong_token = Signing::V3 {
+        token: "not-the-token",
+        nonce: "n",
+    };
+    let refusals: Vec<(&str, Request)> = vec![
+        ("unsigned", callback(&url, &delivered, Signing::None)),
+        ("another token", callback(&url, &delivered, wrong_token)),
+        (
+            "signed for the internal host",
+            callback(&url, &delivered, Signing::V3Over { url: &internal }),
+        ),
+        ("signed for another message", {
+            let other = url.replace("&rg=US", "&rg=CA");
+            callback(&url, &delivered, Signing::V3Over { url: &other })
+        }),
+        (
+            "empty nonce",
+            callback(
+                &url,
+                &delivered,
+                Signing::V3 {
+                    token: PLIVO_AUTH_TOKEN,
+                    nonce: "",
+                },
+            ),
+        ),
+    ];
+    for (what, request) in refusals {
+        let response = plivo_callback(&app, request).await;
+        assert_status(&response, 403, Some("forbidden"));
+        assert_eq!(
+            text(&item(&stack, &url).await, "delivery_status"),
+            None,
+            "{what}"
+        );
+    }
+    // A body changed after signing.
+    let mut forged = signed(&url, &report(uuid, "1", "queued"), "n");
+    *forged.body_mut() = Body::Text(
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&delivered)
+            .finish(),
+    );
+    assert_status(&plivo_callback(&app, forged).await, 403, Some("forbidden"));
+    // Oversized, even when signed.
+    let padding = "x".repeat(9000);
+    let mut big = delivered.clone();
+    big.push(("Padding", &padding));
+    assert_status(
+        &plivo_callback(&app, signed(&url, &big, "n")).await,
+        400,
+        Some("invalid_request"),
+    );
+    // Signed, but not a status report.
+    let malformed: [Vec<(&str, &str)>; 3] = [
+        report(uuid, "1", "read"),
+        report(uuid, "x", "delivered"),
+        vec![("Status", "delivered"), ("Sequence", "1")],
+    ];
+    for form in malformed {
+        let response = plivo_callback(&app, signed(&url, &form, "n")).await;
+        assert_status(&response, 400, Some("invalid_request"));
+    }
+    assert_eq!(text(&item(&stack, &url).await, "delivery_status"), None);
+
+    // The real one is recorded once; its replay, even with a new nonce, is refused.
+    assert_status(
+        &plivo_callback(&app, signed(&url, &delivered, "n1")).await,
+        200,
+        None,
+    );
+    let replay = plivo_callback(&app, signed(&url, &delivered, "n2")).await;
+    assert_status(&replay, 403, Some("forbidden"));
+    assert!(
+        json_body(&replay)["message"]
+            .as_str()
+            .unwrap()
+            .contains("already received")
+    );
+
+    // V2 signs the URL and the nonce only: a V2 request's nonce is spent with it, so its
+    // signature cannot carry another body.
+    let v2 = |form: &[(&str, &str)]| {
+        callback(
+            &url,
+            form,
+            Signing::V2 {
+                token: PLIVO_AUTH_TOKEN,
+                nonce: "v2-nonce",
+            },
+        )
+    };
+    let failed = report(uuid, "2", "failed");
+    assert_status(&plivo_callback(&app, v2(&failed)).await, 200, None);
+    assert_eq!(
+        text(&item(&stack, &url).await, "delivery_status").as_deref(),
+        Some("failed")
+    );
+    let undelivered = report(uuid, "3", "undelivered");
+    assert_status(
+        &plivo_callback(&app, v2(&undelivered)).await,
+        403,
+        Some("forbidden"),
+    );
+    assert_eq!(
+        text(&item(&stack, &url).await, "delivery_status").as_deref(),
+        Some("failed")
+    );
+}
+
+#[tokio::test]
+async fn delivery_outcomes_are_counted_per_region_and_error_code_once() {
+    let stack = Stack::new(RECEIPTS).await;
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let out = lines.clone();
+    let app = stack
+        .callbacks()
+        .with_metrics(Metrics::to_writer("Test", None, move |l| {
+            out.lock()
+                .unwrap()
+                .push(String::from_utf8(l.to_vec()).unwrap());
+        }));
+    stack.sender().send(&us(5), &ANYONE).await.unwrap();
+    let us_url = status_url(&stack).await;
+    let gb = phone("+447400123456");
+    stack.sender().send(&gb, &ANYONE).await.unwrap();
+    let gb_url = status_url(&stack).await;
+    assert!(gb_url.ends_with("&rg=GB"));
+    // In the US `sent` is final; elsewhere only `delivered` is.
+    let cases = [
+        (
+            &us_url,
+            report("u1", "1", "sent"),
+            Some(("Delivered", "US")),
+        ),
+        (&gb_url, report("g1", "1", "sent"), None),
+        (
+            &gb_url,
+            {
+                let mut f = report("g1", "2", "undelivered");
+                f.push(("ErrorCode", "30"));
+                f
+            },
+            Some(("DeliveryFailed", "GB")),
+        ),
+    ];
+    for (i, (url, form, counted)) in cases.iter().enumerate() {
+        let nonce = format!("n{i}");
+        assert_status(
+            &plivo_callback(&app, signed(url, form, &nonce)).await,
+            200,
+            None,
+        );
+        let line: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+        assert_eq!(line["Operation"], "Receipt");
+        assert_eq!(line["Outcome"], "Recorded");
+        match counted {
+            Some((metric, region)) => {
+                assert_eq!(line[metric], 1, "{line}");
+                assert_eq!(line["Region"], *region);
+            }
+            None => {
+                assert!(line.get("Delivered").is_none() && line.get("DeliveryFailed").is_none())
+            }
+        }
+    }
+    let line: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(line["ErrorCode"], "30");
+    assert_eq!(line["DeliveryErrors"], 1);
+    // A replay is refused and counted as such, never as a delivery.
+    let (url, form, _) = &cases[2];
+    assert_status(
+        &plivo_callback(&app, signed(url, form, "again")).await,
+        403,
+        None,
+    );
+    let line: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(line["Outcome"], "Forbidden");
+    assert!(line.get("DeliveryFailed").is_none());
+    for line in lines.lock().unwrap().iter() {
+        assert!(
+            !line.contains("4155551005") && !line.contains("7400123456"),
+            "{line}"
+        );
+    }
+}
