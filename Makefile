@@ -1,6 +1,6 @@
 # Everyday commands. `make test` runs the whole test suite; `make local` runs the service.
 .PHONY: deps test rust-tests local-stack-tests lint template bench bench-short local build release clean-local mutants \
-	build-SendOtpFunction build-VerifyOtpFunction
+	build-SendOtpFunction build-VerifyOtpFunction build-PlivoCallbackFunction
 
 # Python tools live in virtual environments here (CI keeps them outside the clone).
 TOOLS ?= .tools
@@ -28,7 +28,7 @@ test: rust-tests local-stack-tests
 ## time.
 rust-tests: deps $(TOOLS)/moto/bin/python
 	$(call pip,moto)
-	cargo build -p send-otp -p verify-otp
+	cargo build -p send-otp -p verify-otp -p plivo-callback
 	MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" cargo test --workspace
 	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
 		--test otp_flow --test defences --test security --test handlers
@@ -86,14 +86,14 @@ bench-short: deps $(TOOLS)/lambda/bin/python $(TOOLS)/moto/bin/python
 ## shown).
 local: deps $(TOOLS)/lambda/bin/python
 	$(call pip,lambda)
-	cargo build -p otp-devtools --bin local-stack -p send-otp -p verify-otp
+	cargo build -p otp-devtools --bin local-stack -p send-otp -p verify-otp -p plivo-callback
 	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin local-stack
 
 build:
 	cargo build --workspace
 
 release:
-	cargo build --release -p send-otp -p verify-otp
+	cargo build --release -p send-otp -p verify-otp -p plivo-callback
 
 ## `sam build` runs these (BuildMethod: makefile): each function as a static arm64 binary,
 ## linked against musl, named bootstrap in the artifact folder SAM gives. Static musl rather
@@ -105,6 +105,9 @@ build-SendOtpFunction:
 
 build-VerifyOtpFunction:
 	$(call lambda-build,verify-otp)
+
+build-PlivoCallbackFunction:
+	$(call lambda-build,plivo-callback)
 
 define lambda-build
 	if command -v rustup >/dev/null; then rustup target add $(LAMBDA_TARGET); fi

@@ -72,6 +72,7 @@ check "verify-otp-missing-otp.json" 400 "$(invoke verify-otp verify-otp-missing-
 check "send-otp-iam.json (backend mode, another number)" 200 "$(invoke send-otp send-otp-iam.json)"
 check "send-otp-client-ip-unauthenticated.json" 400 "$(invoke send-otp send-otp-client-ip-unauthenticated.json)"
 check "jwks.json (GET the token keys)" 200 "$(invoke verify-otp jwks.json)"
+check "plivo-status-callback-forged.json (signature kept, body changed)" 403 "$(invoke plivo-callback plivo-status-callback-forged.json)"
 check "send-otp-locale.json (pt-BR, another number)" 200 "$(invoke send-otp send-otp-locale.json)"
 check "send-otp-bad-locale.json" 400 "$(invoke send-otp send-otp-bad-locale.json)"
 check "send-otp-bad-app-hash.json (no app hash configured)" 400 "$(invoke send-otp send-otp-bad-app-hash.json)"
@@ -92,6 +93,18 @@ check "verify the same code again" 401 "$(verify "$code")"
 check "GET instead of POST (no such route)" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$url/auth/send-otp")"
 check "send to another number" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/send-otp" \
   -H 'content-type: application/json' -d '{"phoneNumber":"+447911123456"}')"
+
+echo "== delivery reports: the sandbox posts each message's statuses, signed, to the API"
+# The first report waits for cargo lambda watch to build plivo-callback.
+reported() { curl -sf "$sandbox/reports" | python3 -c 'import json, sys; print("|".join("%s %s %s" % (x["status"], x["answer"], x["message"]) for x in json.load(sys.stdin)))'; }
+for _ in $(seq 1 600); do
+  case "$(reported)" in *delivered*) break ;; esac
+  sleep 1
+done
+check "every report answered 200" yes "$(reported | python3 -c 'import sys; r = sys.stdin.read().strip().split("|"); print("yes" if r and all(" 200 " in x for x in r) else r)')"
+check "the newest message's delivery recorded" "delivered 200 Report recorded" "$(reported | tr '|' '\n' | grep '^delivered' | tail -1)"
+check "an unsigned callback" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/plivo/callback/status?k=$(printf 'a%.0s' $(seq 64))&r=$(printf 'b%.0s' $(seq 32))" \
+  -H 'content-type: application/x-www-form-urlencoded' -d 'MessageUUID=x&Status=delivered&Sequence=9')"
 
 echo "== the token, checked by PyJWT"
 "$(dirname "$st")/python" scripts/check_token.py "$url" otp-lambda-local "$token" +14155552671 &&

@@ -1,6 +1,9 @@
 //! A local server that speaks Plivo's Message API: it checks Basic auth and the JSON fields as
 //! Plivo does, answers 202 with a message UUID, prints each SMS and keeps the latest ones
-//! readable at `GET /messages`. Nothing leaves the machine.
+//! readable at `GET /messages`. When a message names a status `url`, the sandbox reports the
+//! message to it as Plivo would: `queued`, `sent`, then `delivered`, each a form POST signed
+//! with `X-Plivo-Signature-V3` (listed with the answers at `GET /reports`; its own implementation of Plivo's scheme, apart from the
+//! service's, so the two check each other). Nothing leaves the machine.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -28,6 +31,9 @@ struct Sandbox {
     auth_id: String,
     auth_token: String,
     messages: Arc<Mutex<Vec<Value>>>,
+    /// The status callbacks posted, in order, with their answers.
+    reports: Arc<Mutex<Vec<Report>>>,
+    client: reqwest::Client,
     print: bool,
 }
 
@@ -35,6 +41,103 @@ struct Sandbox {
 pub struct PlivoSandbox {
     pub addr: SocketAddr,
     messages: Arc<Mutex<Vec<Value>>>,
+    reports: Arc<Mutex<Vec<Report>>>,
+}
+
+/// A status callback the sandbox posted, and its answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub status: String,
+    /// The HTTP status it was answered with (0: no answer).
+    pub answer: u16,
+    /// The answer's `message`, when it had one.
+    pub message: Option<String>,
+}
+
+/// Plivo's V3 signature of a form POST to `url`: HMAC-SHA256 with the auth token over the URL
+/// (its query parameters sorted by name, then value, joined with `&`, after `?`), then `.`
+/// when there is a query, then each form parameter as name and value, sorted, then `.` and
+/// the nonce; base64.
+fn sign_v3(token: &str, url: &str, form: &[(String, String)], nonce: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    query.sort();
+    let mut text = format!("{base}?");
+    if !query.is_empty() {
+        let joined: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        text.push_str(&joined.join("&"));
+        text.push('.');
+    }
+    let mut form = form.to_vec();
+    form.sort();
+    for (k, v) in &form {
+        text.push_str(k);
+        text.push_str(v);
+    }
+    text.push('.');
+    text.push_str(nonce);
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, token.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, text.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+}
+
+/// Reports a message's progress to its status URL as Plivo does, a moment apart.
+async fn report_statuses(sandbox: Sandbox, url: String, message_uuid: String, message: Value) {
+    let to = message["dst"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches('+');
+    let from = message["src"].as_str().unwrap_or_default();
+    for (sequence, status) in ["queued", "sent", "delivered"].iter().enumerate() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let form: Vec<(String, String)> = [
+            ("MessageUUID", message_uuid.as_str()),
+            ("To", to),
+            ("From", from),
+            ("Type", "sms"),
+            ("Status", status),
+            ("Sequence", &(sequence + 1).to_string()),
+            ("Units", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let nonce = random_hex(10);
+        let signature = sign_v3(&sandbox.auth_token, &url, &form, &nonce);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        let sent = sandbox
+            .client
+            .post(&url)
+            .header("x-plivo-signature-v3", signature)
+            .header("x-plivo-signature-v3-nonce", nonce)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        let (answer, message) = match sent {
+            Ok(response) => {
+                let answer = response.status().as_u16();
+                let body: Value = response.json().await.unwrap_or_default();
+                (answer, body["message"].as_str().map(str::to_owned))
+            }
+            Err(_) => (0, None),
+        };
+        if sandbox.print {
+            println!(
+                "[plivo sandbox] status {status} reported: HTTP {answer} {}",
+                message.as_deref().unwrap_or_default()
+            );
+        }
+        sandbox.reports.lock().expect("not poisoned").push(Report {
+            status: status.to_string(),
+            answer,
+            message,
+        });
+    }
 }
 
 fn uuid() -> String {
@@ -98,6 +201,7 @@ async fn send_message(
         "dst": message["dst"],
         "text": message["text"],
         "log": message.get("log").cloned().unwrap_or(Value::Bool(true)),
+        "url": message.get("url").cloned().unwrap_or(Value::Null),
     });
     if sandbox.print {
         println!(
@@ -112,6 +216,15 @@ async fn send_message(
         let excess = messages.len().saturating_sub(KEEP);
         messages.drain(..excess);
     }
+    if let Some(url) = message["url"].as_str().filter(|u| !u.is_empty()) {
+        let reporter = report_statuses(
+            sandbox.clone(),
+            url.to_owned(),
+            message_uuid.clone(),
+            message.clone(),
+        );
+        tokio::spawn(reporter);
+    }
     (
         StatusCode::ACCEPTED,
         Json(json!({
@@ -121,6 +234,10 @@ async fn send_message(
         })),
     )
         .into_response()
+}
+
+async fn list_reports(State(sandbox): State<Sandbox>) -> Json<Vec<Report>> {
+    Json(sandbox.reports.lock().expect("not poisoned").clone())
 }
 
 async fn list_messages(State(sandbox): State<Sandbox>) -> Json<Value> {
@@ -134,20 +251,28 @@ impl PlivoSandbox {
     /// each SMS on standard output.
     pub async fn start(addr: SocketAddr, print: bool) -> anyhow::Result<Self> {
         let messages = Arc::new(Mutex::new(Vec::new()));
+        let reports = Arc::new(Mutex::new(Vec::new()));
         let state = Sandbox {
             auth_id: AUTH_ID.to_owned(),
             auth_token: AUTH_TOKEN.to_owned(),
             messages: messages.clone(),
+            reports: reports.clone(),
+            client: reqwest::Client::new(),
             print,
         };
         let app = Router::new()
             .route("/v1/Account/{auth_id}/Message/", post(send_message))
             .route("/messages", get(list_messages))
+            .route("/reports", get(list_reports))
             .with_state(state);
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Self { addr, messages })
+        Ok(Self {
+            addr,
+            messages,
+            reports,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -162,6 +287,11 @@ impl PlivoSandbox {
             ("PLIVO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
             ("PLIVO_SENDER_ID", SENDER_ID.to_owned()),
         ]
+    }
+
+    /// The status callbacks posted so far, oldest first, with their answers.
+    pub fn reports(&self) -> Vec<Report> {
+        self.reports.lock().expect("not poisoned").clone()
     }
 
     /// Messages received so far, oldest first.

@@ -8,7 +8,9 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use common::repo_root;
-use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup};
+use otp_shared::config::{
+    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup,
+};
 use otp_shared::secrets::SECRET_SETTINGS;
 use serde_norway::Value;
 
@@ -39,9 +41,10 @@ fn openapi_and_template_declare_the_same_routes() {
         let (method, path) = key.split_once(' ').unwrap();
         deployed.insert((method.to_owned(), path.to_owned()));
         // The API's operations follow the ApiAuth parameter (public, or IAM only); the
-        // token keys are public in both modes, for any verifier to fetch.
+        // token keys are public in both modes, for any verifier to fetch, and Plivo's
+        // callbacks carry Plivo's signature instead.
         let auth = serde_norway::to_string(&resource["Properties"]["AuthorizationType"]).unwrap();
-        let expected = if method == "GET" {
+        let expected = if method == "GET" || path.starts_with("/plivo/callback/") {
             "NONE"
         } else {
             "!Ref ApiAuth"
@@ -93,6 +96,9 @@ fn every_setting_is_wired_in_the_template_and_documented_in_the_readme() {
     });
     vars.extend(variables_read(|l| {
         PlivoConfig::from_lookup(l).unwrap();
+    }));
+    vars.extend(variables_read(|l| {
+        CallbackConfig::from_lookup(l).unwrap();
     }));
     vars.extend(variables_read(|l| {
         let otp = OtpConfig::from_lookup(l).unwrap();

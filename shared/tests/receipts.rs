@@ -520,3 +520,38 @@ async fn delivery_outcomes_are_counted_per_region_and_error_code_once() {
         );
     }
 }
+
+/// The sample callbacks in `events/`, signed as the local stack's Plivo sandbox signs (its
+/// token, the stack's default address): the signed one is answered and then refused as a
+/// replay, the forged one (its body changed, its signature kept) refused; none creates an item.
+#[tokio::test]
+async fn the_sample_callback_events_are_answered_as_documented() {
+    let stack = Stack::new("OTP_PUBLIC_BASE_URL=http://127.0.0.1:3000/").await;
+    let app = stack.callbacks_signed_with("local-sandbox-token");
+    let forged = plivo_callback(&app, event("plivo-status-callback-forged.json")).await;
+    assert_status(&forged, 403, Some("forbidden"));
+    let first = plivo_callback(&app, event("plivo-status-callback.json")).await;
+    assert_status(&first, 200, None);
+    assert!(
+        json_body(&first)["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing changed")
+    );
+    let again = plivo_callback(&app, event("plivo-status-callback.json")).await;
+    assert_status(&again, 403, Some("forbidden"));
+    let items = dynamodb_client()
+        .scan()
+        .table_name(&stack.table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    assert!(
+        items
+            .iter()
+            .all(|i| text(i, "pk").unwrap().starts_with("seen#")),
+        "only the replay notes: {items:?}"
+    );
+}

@@ -613,6 +613,7 @@ mod tests {
             OtpError::Unavailable(StoreError::new(Failure::Unavailable, "x".into())),
             OtpError::Internal(StoreError::new(Failure::Failed, "x".into())),
             OtpError::NotFound,
+            OtpError::Forbidden("x"),
         ]
     }
 
@@ -650,7 +651,10 @@ mod tests {
         let send = answered(|e| {
             matches!(
                 e,
-                OtpError::InvalidOtp | OtpError::TooManyAttempts { .. } | OtpError::NotFound
+                OtpError::InvalidOtp
+                    | OtpError::TooManyAttempts { .. }
+                    | OtpError::NotFound
+                    | OtpError::Forbidden(_)
             )
         });
         assert_eq!(documented("/auth/send-otp"), send);
@@ -661,9 +665,21 @@ mod tests {
                     | OtpError::CountryNotAllowed
                     | OtpError::NumberTypeNotAllowed
                     | OtpError::NotFound
+                    | OtpError::Forbidden(_)
             )
         });
         assert_eq!(documented("/auth/verify-otp"), verify);
+        // Plivo's callbacks: refused (bad input, no signature, replayed) or failing store.
+        let callback = answered(|e| {
+            !matches!(
+                e,
+                OtpError::InvalidRequest(_)
+                    | OtpError::Forbidden(_)
+                    | OtpError::Unavailable(_)
+                    | OtpError::Internal(_)
+            )
+        });
+        assert_eq!(documented("/plivo/callback/status"), callback);
         // The key routes answer their document, or 404 without a signing key.
         for path in [
             "/.well-known/jwks.json",

@@ -476,10 +476,14 @@ impl Stack {
     /// A new `plivo-callback` instance (the stack's settings must name
     /// `OTP_PUBLIC_BASE_URL`), checking signatures with the test Plivo token.
     pub fn callbacks(&self) -> Callbacks<DynamoDbStore> {
-        let callback = CallbackConfig::from_lookup(|k| {
-            (k == "PLIVO_AUTH_TOKEN").then(|| PLIVO_AUTH_TOKEN.to_owned())
-        })
-        .unwrap();
+        self.callbacks_signed_with(PLIVO_AUTH_TOKEN)
+    }
+
+    /// A new `plivo-callback` instance checking signatures with `token`.
+    pub fn callbacks_signed_with(&self, token: &str) -> Callbacks<DynamoDbStore> {
+        let callback =
+            CallbackConfig::from_lookup(|k| (k == "PLIVO_AUTH_TOKEN").then(|| token.to_owned()))
+                .unwrap();
         let store = self.store(self.requests.attach(&self.instance_client()));
         Callbacks::new(&self.config(), callback, store, self.clock.clone()).unwrap()
     }
