@@ -2,7 +2,7 @@
 # Checks template.yaml the way a deployment would meet it: SAM validation with its linter,
 # cfn-lint on its own, checkov's scan (every check passes or is skipped in the template with
 # its reason), then `sam build`, which builds both functions with cargo-lambda for
-# arm64 (the Makefile's build-<Function> targets). Fails unless both artifacts are static
+# arm64 (the Makefile's build-<Function> targets). Fails unless every artifact is static
 # aarch64 executables named bootstrap that pass the end-to-end tests of the function
 # binaries (devtools/tests/functions.rs), run under qemu when this machine is not arm64.
 set -euo pipefail
@@ -12,7 +12,7 @@ cfn-lint template.yaml
 python scripts/check_versions.py
 "${CHECKOV:-checkov}" -f template.yaml --framework cloudformation --skip-download --compact --quiet
 sam build
-for fn in SendOtpFunction VerifyOtpFunction; do
+for fn in SendOtpFunction VerifyOtpFunction PlivoCallbackFunction; do
   artifact=".aws-sam/build/$fn/bootstrap"
   # ELF header: e_machine (offset 18, little-endian) is 0xb7 for aarch64.
   machine=$(od -An -tx1 -j18 -N2 "$artifact" | tr -d ' \n')

@@ -10,11 +10,12 @@ use tokio::process::{Child, Command};
 
 use crate::runtime_api::RuntimeApi;
 
-/// The two function executables.
+/// The function executables.
 #[derive(Clone, Debug)]
 pub struct Binaries {
     pub send_otp: PathBuf,
     pub verify_otp: PathBuf,
+    pub plivo_callback: PathBuf,
 }
 
 impl Binaries {
@@ -23,6 +24,7 @@ impl Binaries {
         Self {
             send_otp: dir.join("send-otp"),
             verify_otp: dir.join("verify-otp"),
+            plivo_callback: dir.join("plivo-callback"),
         }
     }
 
@@ -31,6 +33,7 @@ impl Binaries {
         Self {
             send_otp: lambda_bootstrap(dir, "send-otp"),
             verify_otp: lambda_bootstrap(dir, "verify-otp"),
+            plivo_callback: lambda_bootstrap(dir, "plivo-callback"),
         }
     }
 
@@ -39,6 +42,7 @@ impl Binaries {
         Self {
             send_otp: dir.join("SendOtpFunction/bootstrap"),
             verify_otp: dir.join("VerifyOtpFunction/bootstrap"),
+            plivo_callback: dir.join("PlivoCallbackFunction/bootstrap"),
         }
     }
 }
@@ -48,10 +52,19 @@ pub fn lambda_bootstrap(dir: &Path, name: &str) -> PathBuf {
     dir.join(name).join("bootstrap")
 }
 
-/// Builds both functions (debug) and returns them.
+/// Builds the functions (debug) and returns them.
 pub async fn build_functions(root: &Path) -> anyhow::Result<Binaries> {
     let status = Command::new("cargo")
-        .args(["build", "-q", "-p", "send-otp", "-p", "verify-otp"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "send-otp",
+            "-p",
+            "verify-otp",
+            "-p",
+            "plivo-callback",
+        ])
         .current_dir(root)
         .status()
         .await?;
@@ -113,8 +126,9 @@ pub enum Output {
 
 /// One function process and the Runtime API it polls.
 pub struct LocalFunction {
-    pub runtime: RuntimeApi,
+    /// Dropped (killed) before its Runtime API, which it would otherwise poll as it closes.
     pub child: Child,
+    pub runtime: RuntimeApi,
     /// Just before the process was spawned.
     pub started: std::time::Instant,
 }

@@ -58,7 +58,7 @@ pub struct Report {
 /// (its query parameters sorted by name, then value, joined with `&`, after `?`), then `.`
 /// when there is a query, then each form parameter as name and value, sorted, then `.` and
 /// the nonce; base64.
-fn sign_v3(token: &str, url: &str, form: &[(String, String)], nonce: &str) -> String {
+pub fn sign_v3(token: &str, url: &str, form: &[(String, String)], nonce: &str) -> String {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut query: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use otp_devtools::apigw::{HttpResponse, call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
-use otp_devtools::lambda::{LocalFunction, Output, command, functions_under_test};
+use otp_devtools::lambda::{Binaries, LocalFunction, Output, command, functions_under_test};
 use otp_devtools::moto::Moto;
 use otp_devtools::plivo_sandbox::PlivoSandbox;
 use otp_devtools::runtime_api::Outcome;
@@ -21,6 +21,9 @@ struct Deployment {
     send: LocalFunction,
     verify: LocalFunction,
     plivo: PlivoSandbox,
+    /// The functions' settings and binaries, to start another.
+    env: Vec<(&'static str, String)>,
+    bin: Binaries,
     _dynalite: Dynalite,
 }
 
@@ -72,6 +75,8 @@ async fn deploy_with(settings: &[(&'static str, &str)], output: Output) -> Deplo
         send: start(&bin.send_otp, "send-otp").await.unwrap(),
         verify: start(&bin.verify_otp, "verify-otp").await.unwrap(),
         plivo,
+        env,
+        bin,
         _dynalite: dynalite,
     }
 }
@@ -124,6 +129,71 @@ async fn send_and_verify_through_the_binaries() {
         (400, Some("invalid_request"))
     );
     assert_eq!(d.plivo.messages().len(), 1);
+}
+
+/// Delivery reports through the binaries: a send with a public URL gives Plivo a status URL;
+/// plivo-callback records a report signed as Plivo signs it (by the sandbox's own V3
+/// implementation, apart from the service's), refuses its replay and an unsigned one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_reports_reach_the_callback_binary() {
+    let base = "https://otp.example.com";
+    let d = deploy_with(&[("OTP_PUBLIC_BASE_URL", base)], Output::Inherit).await;
+    assert_eq!(
+        d.send(r#"{"phoneNumber":"+14155552671"}"#).await.status,
+        200
+    );
+    let url = d.plivo.messages()[0]["url"].as_str().unwrap().to_owned();
+    let (route, query) = url.split_once('?').unwrap();
+    assert_eq!(route, format!("{base}/plivo/callback/status"));
+    let callback = LocalFunction::start_with_output(
+        &d.bin.plivo_callback,
+        "plivo-callback",
+        &d.env,
+        Duration::from_secs(15),
+        Output::Inherit,
+    )
+    .await
+    .unwrap();
+    let token = d
+        .env
+        .iter()
+        .find(|(k, _)| *k == "PLIVO_AUTH_TOKEN")
+        .unwrap();
+    let form: Vec<(String, String)> = [
+        ("MessageUUID", "db3ce55a-7c87-11e9-86c7-0242ac110002"),
+        ("To", "14155552671"),
+        ("Status", "delivered"),
+        ("Sequence", "3"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let report = |signed: bool| {
+        let mut event = http_api_event("POST", "/plivo/callback/status", &body, "18.215.142.48");
+        event["rawQueryString"] = query.into();
+        event["headers"]["content-type"] = "application/x-www-form-urlencoded".into();
+        if signed {
+            let signature = otp_devtools::plivo_sandbox::sign_v3(&token.1, &url, &form, "n1");
+            event["headers"]["x-plivo-signature-v3"] = signature.into();
+            event["headers"]["x-plivo-signature-v3-nonce"] = "n1".into();
+        }
+        event
+    };
+    let unsigned = call(&callback.runtime, report(false)).await.unwrap();
+    assert_eq!(unsigned.status, 403, "{:?}", unsigned.body);
+    let recorded = call(&callback.runtime, report(true)).await.unwrap();
+    assert_eq!(recorded.status, 200, "{:?}", recorded.body);
+    assert_eq!(recorded.body["message"], "Report recorded");
+    let replayed = call(&callback.runtime, report(true)).await.unwrap();
+    assert_eq!(
+        (replayed.status, replayed.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
