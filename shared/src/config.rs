@@ -107,6 +107,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     /// `OTP_ALLOWED_NUMBER_TYPES`: line type names.
+    /// `true` or `false` in `var`, or `default`.
+    fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(var).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(problem(var, "must be true or false")),
+        }
+    }
+
     fn allowed_number_types(&self) -> Result<Vec<NumberType>, ConfigError> {
         let Some(list) = self.optional("OTP_ALLOWED_NUMBER_TYPES") else {
             return Ok(DEFAULT_ALLOWED_NUMBER_TYPES.to_vec());
@@ -249,11 +259,7 @@ impl FromEnv for OtpConfig {
         let code_length = CodeLength::new(digits).expect("range checked above");
         let limits = env.limits()?;
         let defences = env.defences()?;
-        let init_warm_up = match env.optional("OTP_INIT_WARMUP").as_deref().map(str::trim) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(_) => return Err(problem("OTP_INIT_WARMUP", "must be true or false")),
-        };
+        let init_warm_up = env.flag("OTP_INIT_WARMUP", true)?;
         let public_base_url = env
             .optional("OTP_PUBLIC_BASE_URL")
             .map(|url| public_base_url(url.trim()))
@@ -371,18 +377,29 @@ fn public_base_url(text: &str) -> Result<String, ConfigError> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-/// What the Plivo callback function needs beyond [`OtpConfig`]: the auth token that signs
-/// Plivo's requests.
+/// What the Plivo callback function reads: the table, the auth token that signs Plivo's
+/// requests, and the public URL they are signed over. Never `OTP_SECRET`: the function on
+/// the public callback route cannot hash a code.
 #[derive(Debug)]
 pub struct CallbackConfig {
+    pub table_name: String,
     pub(crate) auth_token: SecretString,
+    /// `OTP_PUBLIC_BASE_URL`, required here.
+    pub(crate) public_base_url: String,
+    pub init_warm_up: bool,
+    /// The per-number limits the store is built with (no receipt write depends on them).
+    pub limits: Limits,
 }
 
 impl FromEnv for CallbackConfig {
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(lookup);
         Ok(Self {
+            table_name: env.required("OTP_TABLE_NAME")?,
             auth_token: SecretString::from(env.required("PLIVO_AUTH_TOKEN")?),
+            public_base_url: public_base_url(env.required("OTP_PUBLIC_BASE_URL")?.trim())?,
+            init_warm_up: env.flag("OTP_INIT_WARMUP", true)?,
+            limits: env.limits()?,
         })
     }
 }

@@ -306,7 +306,8 @@ impl Record {
             fields.insert("Region".to_owned(), json!(region));
         }
         // Where reported messages ended, per region, and why the failed ones failed (Plivo's
-        // codes are a short documented list; anything longer counts as `Other`).
+        // codes are a short documented list of up to four digits; anything longer counts as
+        // `Other`).
         if let Some(outcome) = self.facts.delivery {
             let name = match outcome {
                 DeliveryOutcome::Delivered => "Delivered",
@@ -316,7 +317,7 @@ impl Record {
             fields.insert("Region".to_owned(), json!(region));
         }
         if let Some(code) = self.facts.delivery_error {
-            let code = if code < 100_000 {
+            let code = if code < 10_000 {
                 code.to_string()
             } else {
                 "Other".to_owned()

@@ -72,6 +72,49 @@ fn openapi_and_template_declare_the_same_routes() {
     assert_eq!(documented, local);
 }
 
+/// The function on Plivo's public callback route holds the auth token alone, never the
+/// hashing secret, and may touch only the attributes the receipt writes use: it can neither
+/// hash nor write a code, nor touch a counter.
+#[test]
+fn the_callback_function_cannot_read_the_secret_or_write_a_code() {
+    let template = yaml("template.yaml");
+    let function = &template["Resources"]["PlivoCallbackFunction"]["Properties"];
+    let env = &function["Environment"]["Variables"];
+    assert_eq!(
+        env["OTP_SECRET_ARN"].as_str(),
+        Some(""),
+        "overrides the Globals' ARN"
+    );
+    let statements = function["Policies"][0]["Statement"].as_sequence().unwrap();
+    let text = |v: &Value| serde_norway::to_string(v).unwrap();
+    let secrets: Vec<&Value> = statements
+        .iter()
+        .filter(|s| text(&s["Action"]).contains("secretsmanager:GetSecretValue"))
+        .collect();
+    assert_eq!(secrets.len(), 1);
+    let readable = secrets[0]["Resource"].as_sequence().unwrap();
+    assert_eq!(readable.len(), 1);
+    assert!(
+        text(&readable[0]).contains("PlivoAuthToken"),
+        "{}",
+        text(&readable[0])
+    );
+    let tables: Vec<&Value> = statements
+        .iter()
+        .filter(|s| text(&s["Action"]).contains("dynamodb:"))
+        .collect();
+    assert_eq!(tables.len(), 1);
+    let allowed: Vec<&str> =
+        tables[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+    assert_eq!(allowed, otp_shared::store::RECEIPT_ATTRIBUTES);
+    assert!(!text(&template["Globals"]).contains("PLIVO_AUTH_TOKEN"));
+}
+
 /// The variables a config loader asks for, found by watching its lookups.
 fn variables_read(load: impl FnOnce(&dyn Fn(&str) -> Option<String>)) -> BTreeSet<String> {
     let seen = RefCell::new(BTreeSet::new());
@@ -82,6 +125,7 @@ fn variables_read(load: impl FnOnce(&dyn Fn(&str) -> Option<String>)) -> BTreeSe
             "PLIVO_AUTH_ID" => Some("MAX".to_owned()),
             "OTP_SECRET" => Some("s".repeat(32)),
             "OTP_ALLOWED_COUNTRIES" => Some("*".to_owned()),
+            "OTP_PUBLIC_BASE_URL" => Some("https://otp.example.com".to_owned()),
             _ => None,
         }
     };

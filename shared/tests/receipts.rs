@@ -34,6 +34,11 @@ enum Signing<'a> {
     V3Over {
         url: &'a str,
     },
+    /// Both signatures, as Plivo may send them.
+    Both {
+        v3_nonce: &'a str,
+        v2_nonce: &'a str,
+    },
 }
 
 /// A POST of `form` to `url` as API Gateway hands it to the function: on its own host, which
@@ -64,6 +69,13 @@ fn callback(url: &str, form: &[(&str, &str)], signing: Signing<'_>) -> Request {
         Signing::V2 { token, nonce } => {
             headers["x-plivo-signature-v2"] = sign_v2(token, url, nonce).into();
             headers["x-plivo-signature-v2-nonce"] = nonce.into();
+        }
+        Signing::Both { v3_nonce, v2_nonce } => {
+            headers["x-plivo-signature-v3"] =
+                sign_v3(PLIVO_AUTH_TOKEN, "POST", url, &owned, v3_nonce).into();
+            headers["x-plivo-signature-v3-nonce"] = v3_nonce.into();
+            headers["x-plivo-signature-v2"] = sign_v2(PLIVO_AUTH_TOKEN, url, v2_nonce).into();
+            headers["x-plivo-signature-v2-nonce"] = v2_nonce.into();
         }
         Signing::V3Over { url } => {
             headers["x-plivo-signature-v3"] =
@@ -553,5 +565,126 @@ async fn the_sample_callback_events_are_answered_as_documented() {
             .iter()
             .all(|i| text(i, "pk").unwrap().starts_with("seen#")),
         "only the replay notes: {items:?}"
+    );
+}
+
+/// A real callback may carry a V2 signature beside its V3 one; V2 signs no body, so that pair,
+/// seen in any log on the way, must not carry another report once the real one arrived.
+/// Sequences far beyond a message's handful are refused, so a report cannot shut out the
+/// real ones after it.
+#[tokio::test]
+async fn a_v2_pair_that_came_with_a_v3_signature_is_spent_and_sequences_are_bounded() {
+    let stack = Stack::new(RECEIPTS).await;
+    stack.sender().send(&us(6), &ANYONE).await.unwrap();
+    let url = status_url(&stack).await;
+    let app = stack.callbacks();
+    let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
+    let both = Signing::Both {
+        v3_nonce: "n3",
+        v2_nonce: "n2",
+    };
+    let real = plivo_callback(&app, callback(&url, &report(uuid, "1", "queued"), both)).await;
+    assert_status(&real, 200, None);
+    let reused = Signing::V2 {
+        token: PLIVO_AUTH_TOKEN,
+        nonce: "n2",
+    };
+    let forged = callback(&url, &report(uuid, "2", "failed"), reused);
+    assert_status(&plivo_callback(&app, forged).await, 403, Some("forbidden"));
+    assert_eq!(
+        text(&item(&stack, &url).await, "delivery_status").as_deref(),
+        Some("queued")
+    );
+    for sequence in ["10001", "18446744073709551615"] {
+        let far = report(uuid, sequence, "failed");
+        let response = plivo_callback(&app, signed(&url, &far, sequence)).await;
+        assert_status(&response, 400, Some("invalid_request"));
+    }
+    let next = report(uuid, "2", "delivered");
+    assert_status(
+        &plivo_callback(&app, signed(&url, &next, "n4")).await,
+        200,
+        None,
+    );
+    assert_eq!(
+        text(&item(&stack, &url).await, "delivery_status").as_deref(),
+        Some("delivered")
+    );
+}
+
+/// A resend whose SMS fails gives the code it replaced back, and with it a clean record for
+/// that code's message: a report of the failed message that arrived meanwhile neither stays
+/// on the restored code nor shuts out the restored message's own later reports.
+#[tokio::test]
+async fn a_withdrawn_code_leaves_no_report_of_its_message_behind() {
+    use wiremock::matchers::{method, path};
+    let plivo = Plivo::accepting_once().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path(message_path()))
+        .respond_with(plivo_error(500, "down").set_delay(std::time::Duration::from_millis(400)))
+        .with_priority(2)
+        .mount(&plivo.server)
+        .await;
+    let stack = Stack::with_plivo(plivo, RECEIPTS).await;
+    let app = stack.callbacks();
+    stack.sender().send(&us(7), &ANYONE).await.unwrap();
+    let first = status_url(&stack).await;
+    let uuid_a = "aaaaaaaa-7c87-11e9-86c7-0242ac110002";
+    let delivered = report(uuid_a, "3", "delivered");
+    assert_status(
+        &plivo_callback(&app, signed(&first, &delivered, "a")).await,
+        200,
+        None,
+    );
+    stack.clock.advance(60);
+    let sender = stack.sender();
+    let resend = tokio::spawn(async move { sender.send(&us(7), &ANYONE).await });
+    let second = loop {
+        let sent = stack.plivo.sent().await;
+        if sent.len() >= 2 {
+            break sent[1]["url"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_ne!(second, first);
+    // Plivo may have the message after all, and report it before the send gives up.
+    let queued = report("bbbbbbbb-7c87-11e9-86c7-0242ac110002", "1", "queued");
+    assert_status(
+        &plivo_callback(&app, signed(&second, &queued, "b")).await,
+        200,
+        None,
+    );
+    assert!(resend.await.unwrap().is_err(), "the resend's SMS failed");
+    let it = item(&stack, &first).await;
+    assert_eq!(text(&it, "delivery_status"), None, "{it:?}");
+    assert_eq!(text(&it, "message_uuid"), None, "{it:?}");
+    let later = report(uuid_a, "4", "delivered");
+    let response = plivo_callback(&app, signed(&first, &later, "c")).await;
+    assert_eq!(json_body(&response)["message"], "Report recorded");
+    let it = item(&stack, &first).await;
+    assert_eq!(text(&it, "delivery_status").as_deref(), Some("delivered"));
+    assert_eq!(text(&it, "message_uuid").as_deref(), Some(uuid_a));
+}
+
+/// The record is written before the replay note: when the note cannot be written (here
+/// DynamoDB throttles it), the report is still recorded and answered as such, not lost to a
+/// retry that would find it already recorded.
+#[tokio::test]
+async fn a_report_recorded_stands_when_its_replay_note_cannot_be_written() {
+    let behaviour = otp_devtools::dynamodb_proxy::Behaviour {
+        throttle_keys_starting_with: Some("seen#".to_owned()),
+        ..Default::default()
+    };
+    let stack = Stack::with_dynamodb(Plivo::accepting().await, RECEIPTS, behaviour).await;
+    stack.sender().send(&us(8), &ANYONE).await.unwrap();
+    let url = status_url(&stack).await;
+    let app = stack.callbacks();
+    let delivered = report("db3ce55a-7c87-11e9-86c7-0242ac110002", "3", "delivered");
+    let response = plivo_callback(&app, signed(&url, &delivered, "a")).await;
+    assert_status(&response, 200, None);
+    assert_eq!(json_body(&response)["message"], "Report recorded");
+    assert_eq!(
+        text(&item(&stack, &url).await, "delivery_status").as_deref(),
+        Some("delivered")
     );
 }

@@ -21,6 +21,10 @@ use crate::store::ReceiptStore;
 /// Plivo's reports are a few hundred bytes of form fields; anything far larger is not one.
 const MAX_CALLBACK_BYTES: usize = 8 * 1024;
 
+/// A message has a handful of reports: a sequence far beyond that is not Plivo's, and would
+/// leave no room for the real reports after it.
+const MAX_SEQUENCE: u64 = 10_000;
+
 #[derive(Serialize)]
 struct CallbackResponse {
     success: bool,
@@ -128,7 +132,8 @@ fn status_report(
         .ok_or_else(|| invalid("Status must be queued, sent, delivered, undelivered or failed"))?;
     let sequence = single(form, "Sequence")
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| invalid("Sequence must be a number"))?;
+        .filter(|s| *s <= MAX_SEQUENCE)
+        .ok_or_else(|| invalid("Sequence must be a number up to 10000"))?;
     let error_code = match single(form, "ErrorCode") {
         Some(code) => Some(
             code.parse::<u32>()
@@ -137,13 +142,9 @@ fn status_report(
         None => None,
     }
     .filter(|code| *code != 0);
-    let v2_nonce = match signatures(req) {
-        Signatures {
-            v3: None,
-            v2: Some((_, nonce)),
-        } => Some(nonce.to_owned()),
-        _ => None,
-    };
+    // Spent whenever present, even beside a V3 signature that passed: otherwise the V2 pair
+    // of a real request, seen in any log on the way, would still be good for another body.
+    let v2_nonce = signatures(req).v2.map(|(_, nonce)| nonce.to_owned());
     Ok(StatusReport {
         key,
         message_ref,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::clock::Clock;
-use crate::config::{CallbackConfig, ConfigError, OtpConfig, problem};
+use crate::config::CallbackConfig;
 use crate::domain::{DeliveryOutcome, MessageRef, PhoneKey, Receipt, Region, mask_digits};
 use crate::error::OtpError;
 use crate::metrics::Metrics;
@@ -32,8 +32,9 @@ pub struct StatusReport {
     /// What makes this report this one (its message and sequence): a second callback with
     /// it is a replay.
     pub identity: String,
-    /// The nonce of a V2-signed callback. V2 signs the URL and the nonce but no body, so the
-    /// nonce is spent before anything is recorded: its signature cannot carry another body.
+    /// The nonce of a V2 signature the callback carries (whichever signature was checked).
+    /// V2 signs the URL and the nonce but no body, so the nonce is spent before anything is
+    /// recorded: its signature cannot carry another body.
     pub v2_nonce: Option<String>,
 }
 
@@ -42,8 +43,9 @@ pub struct StatusReport {
 pub enum Recorded {
     /// Recorded on the pending code; where the message ended, when the report settles it.
     Current(Option<DeliveryOutcome>),
-    /// Of a message whose code was replaced, used or withdrawn, or older than the report
-    /// already recorded: acknowledged, and nothing changed.
+    /// Of a message whose code was replaced or withdrawn (a used code's message still takes
+    /// reports), or older than the report already recorded: acknowledged, and nothing
+    /// changed.
     Stale,
 }
 
@@ -59,24 +61,14 @@ pub struct Callbacks<S> {
 }
 
 impl<S: ReceiptStore> Callbacks<S> {
-    /// Needs `OTP_PUBLIC_BASE_URL`: without it, no signature could be checked.
-    pub fn new(
-        config: &OtpConfig,
-        callback: CallbackConfig,
-        store: S,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, ConfigError> {
-        let public_base_url = config
-            .public_base_url
-            .clone()
-            .ok_or_else(|| problem("OTP_PUBLIC_BASE_URL", "is required but not set"))?;
-        Ok(Self {
-            public_base_url,
-            auth_token: callback.auth_token,
+    pub fn new(config: CallbackConfig, store: S, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            public_base_url: config.public_base_url,
+            auth_token: config.auth_token,
             store,
             clock,
             metrics: Metrics::off(),
-        })
+        }
     }
 
     pub(crate) fn public_base_url(&self) -> &str {
@@ -125,8 +117,16 @@ impl<S: ReceiptStore> Callbacks<S> {
             .store
             .record_delivery(&report.key, &report.message_ref, receipt, now)
             .await?;
-        if !self.store.first_sighting(&report.identity, until).await? {
-            return replayed();
+        match self.store.first_sighting(&report.identity, until).await {
+            Ok(true) => {}
+            Ok(false) => return replayed(),
+            // Recorded already: a replay could not record it again (it needs a newer
+            // sequence), so the report stands and counts; only its note is missing.
+            Err(e) if recorded => tracing::warn!(
+                error.message = %crate::error::chain(&e),
+                "report recorded, but its replay note could not be written"
+            ),
+            Err(e) => return Err(e.into()),
         }
         if !recorded {
             tracing::info!(

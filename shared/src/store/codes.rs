@@ -148,26 +148,27 @@ impl OtpStore for DynamoDbStore {
                     (":old_exp", n(p.expires_at)),
                     (":old_attempts", n(p.attempts)),
                 ];
-                // The restored code's receipts count again.
-                restore = match &p.message_ref {
+                // The restored code's message takes reports again, from a clean record (any
+                // report of the withdrawn message is dropped with it).
+                let set_ref = match &p.message_ref {
                     Some(old_ref) => {
                         values.push((":old_ref", AttributeValue::S(old_ref.clone())));
-                        "SET code_hash = :old, code_expires_at = :old_exp, \
-                         attempts = attempts + :old_attempts, message_ref = :old_ref"
+                        ", message_ref = :old_ref REMOVE "
                     }
-                    None => {
-                        "SET code_hash = :old, code_expires_at = :old_exp, \
-                         attempts = attempts + :old_attempts REMOVE message_ref"
-                    }
+                    None => " REMOVE message_ref, ",
                 };
-                Write::new(restore, "code_hash = :h", &[], values)
+                restore = format!(
+                    "SET code_hash = :old, code_expires_at = :old_exp, \
+                     attempts = attempts + :old_attempts{set_ref}{DELIVERY_ATTRIBUTES}"
+                );
+                Write::new(&restore, "code_hash = :h", &[], values)
             }
-            None => Write::new(
-                "REMOVE code_hash, code_expires_at, message_ref",
-                "code_hash = :h",
-                &[],
-                vec![(":h", b(sent))],
-            ),
+            None => {
+                restore = format!(
+                    "REMOVE code_hash, code_expires_at, message_ref, {DELIVERY_ATTRIBUTES}"
+                );
+                Write::new(&restore, "code_hash = :h", &[], vec![(":h", b(sent))])
+            }
         };
         self.update(key.as_str(), write, ReturnValue::None).await?;
         Ok(())

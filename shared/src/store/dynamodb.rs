@@ -73,8 +73,14 @@ impl DynamoDbStore {
     /// table and limits from `config`, and the connection opened during init when
     /// `OTP_INIT_WARMUP` asks for it.
     pub async fn connect(config: &OtpConfig) -> anyhow::Result<Self> {
-        let store = Self::new(dynamodb_client().await?, &config.table_name, config.limits);
-        if config.init_warm_up {
+        Self::connect_to(&config.table_name, config.limits, config.init_warm_up).await
+    }
+
+    /// [`connect`](Self::connect) to `table`, with the per-number `limits` (unused by a
+    /// store that only records receipts).
+    pub async fn connect_to(table: &str, limits: Limits, warm_up: bool) -> anyhow::Result<Self> {
+        let store = Self::new(dynamodb_client().await?, table, limits);
+        if warm_up {
             store.warm_up().await;
         }
         Ok(store)

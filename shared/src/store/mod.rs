@@ -20,6 +20,7 @@ pub use client::dynamodb_timeouts;
 pub use counters::{Budget, Counter};
 pub use dynamodb::DynamoDbStore;
 pub use item::{PendingCode, TTL_ATTRIBUTE};
+pub use receipts::RECEIPT_ATTRIBUTES;
 
 use crate::domain::{CodeHash, MessageRef, PhoneKey, Receipt};
 

@@ -479,13 +479,20 @@ impl Stack {
         self.callbacks_signed_with(PLIVO_AUTH_TOKEN)
     }
 
-    /// A new `plivo-callback` instance checking signatures with `token`.
+    /// A new `plivo-callback` instance checking signatures with `token`, with this stack's
+    /// settings (and no `OTP_SECRET`: the function never has it).
     pub fn callbacks_signed_with(&self, token: &str) -> Callbacks<DynamoDbStore> {
-        let callback =
-            CallbackConfig::from_lookup(|k| (k == "PLIVO_AUTH_TOKEN").then(|| token.to_owned()))
-                .unwrap();
+        let settings = self.lookup();
+        let table = self.table.clone();
+        let callback = CallbackConfig::from_lookup(|k| match k {
+            "PLIVO_AUTH_TOKEN" => Some(token.to_owned()),
+            "OTP_TABLE_NAME" => Some(table.clone()),
+            "OTP_SECRET" => panic!("the callback function reads OTP_SECRET"),
+            _ => settings(k),
+        })
+        .unwrap();
         let store = self.store(self.requests.attach(&self.instance_client()));
-        Callbacks::new(&self.config(), callback, store, self.clock.clone()).unwrap()
+        Callbacks::new(callback, store, self.clock.clone())
     }
 
     /// A new `verify-otp` instance.
