@@ -1,6 +1,6 @@
 # Everyday commands. `make test` runs the whole test suite; `make local` runs the service.
 .PHONY: deps test rust-tests local-stack-tests lint template bench bench-short local build release clean-local mutants \
-	build-SendOtpFunction build-VerifyOtpFunction build-PlivoCallbackFunction
+	build-SendOtpFunction build-VerifyOtpFunction build-PlivoCallbackFunction build-PlivoAnswerFunction
 
 # Python tools live in virtual environments here (CI keeps them outside the clone).
 TOOLS ?= .tools
@@ -31,7 +31,7 @@ rust-tests: deps $(TOOLS)/moto/bin/python
 	cargo build -p send-otp -p verify-otp -p plivo-callback
 	MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" cargo test --workspace
 	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
-		--test otp_flow --test defences --test security --test handlers
+		--test otp_flow --test defences --test security --test handlers --test receipts --test voice
 
 ## The local stack end to end: sample events, HTTP, and schemathesis from openapi.yaml.
 local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/lambda/bin/python
@@ -107,6 +107,10 @@ build-VerifyOtpFunction:
 	$(call lambda-build,verify-otp)
 
 build-PlivoCallbackFunction:
+	$(call lambda-build,plivo-callback)
+
+# The same binary, deployed apart for voice calls' answers (template.yaml).
+build-PlivoAnswerFunction:
 	$(call lambda-build,plivo-callback)
 
 define lambda-build

@@ -12,7 +12,7 @@ cfn-lint template.yaml
 python scripts/check_versions.py
 "${CHECKOV:-checkov}" -f template.yaml --framework cloudformation --skip-download --compact --quiet
 sam build
-for fn in SendOtpFunction VerifyOtpFunction PlivoCallbackFunction; do
+for fn in SendOtpFunction VerifyOtpFunction PlivoCallbackFunction PlivoAnswerFunction; do
   artifact=".aws-sam/build/$fn/bootstrap"
   # ELF header: e_machine (offset 18, little-endian) is 0xb7 for aarch64.
   machine=$(od -An -tx1 -j18 -N2 "$artifact" | tr -d ' \n')

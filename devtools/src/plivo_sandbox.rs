@@ -3,7 +3,10 @@
 //! readable at `GET /messages`. When a message names a status `url`, the sandbox reports the
 //! message to it as Plivo would: `queued`, `sent`, then `delivered`, each a form POST signed
 //! with `X-Plivo-Signature-V3` (listed with the answers at `GET /reports`; its own implementation of Plivo's scheme, apart from the
-//! service's, so the two check each other). Nothing leaves the machine.
+//! service's, so the two check each other). It takes calls too (the Call API): it places
+//! none, but fetches the call's answer URL as Plivo does when a call is answered, signed the
+//! same way, and prints what the call would say (listed at `GET /calls`). Nothing leaves the
+//! machine.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,8 @@ struct Sandbox {
     messages: Arc<Mutex<Vec<Value>>>,
     /// The status callbacks posted, in order, with their answers.
     reports: Arc<Mutex<Vec<Report>>>,
+    /// The calls fired, in order, with what their answer said.
+    calls: Arc<Mutex<Vec<Call>>>,
     client: reqwest::Client,
     print: bool,
 }
@@ -42,6 +47,137 @@ pub struct PlivoSandbox {
     pub addr: SocketAddr,
     messages: Arc<Mutex<Vec<Value>>>,
     reports: Arc<Mutex<Vec<Report>>>,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+/// A call the sandbox was asked to place, and what its answer URL gave.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Call {
+    pub to: String,
+    pub request_uuid: String,
+    pub answer_url: String,
+    /// The HTTP status the answer URL was fetched with (0: no answer).
+    pub answer: u16,
+    /// The words of the answer's `<Speak>` elements, in order, joined by spaces.
+    pub spoken: String,
+}
+
+/// The text of each `<Speak ...>...</Speak>` of Plivo XML, unescaped, joined by spaces.
+fn spoken_text(xml: &str) -> String {
+    let mut words = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<Speak") {
+        let after = &rest[start..];
+        let (Some(open_end), Some(close)) = (after.find('>'), after.find("</Speak>")) else {
+            break;
+        };
+        let text = &after[open_end + 1..close];
+        words.push(
+            text.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        );
+        rest = &after[close + "</Speak>".len()..];
+    }
+    words.join(" ")
+}
+
+/// Fetches a call's answer URL as Plivo does once the call is answered: a form POST, signed.
+async fn answer_call(
+    sandbox: Sandbox,
+    answer_url: String,
+    to: String,
+    from: String,
+    request_uuid: String,
+) {
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let call_uuid = uuid();
+    let form = [
+        ("CallUUID", call_uuid.as_str()),
+        ("RequestUUID", request_uuid.as_str()),
+        ("From", from.as_str()),
+        ("To", to.as_str()),
+        ("Direction", "outbound"),
+        ("CallStatus", "in-progress"),
+        ("Event", "StartApp"),
+    ];
+    let sent = post_signed(&sandbox, &answer_url, &form).await;
+    let (answer, spoken) = match sent {
+        Ok(response) => {
+            let answer = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            let spoken = if answer == 200 {
+                spoken_text(&text)
+            } else {
+                String::new()
+            };
+            (answer, spoken)
+        }
+        Err(_) => (0, String::new()),
+    };
+    if sandbox.print {
+        println!("[plivo sandbox] call to +{to} answered (HTTP {answer}); it says: {spoken}");
+    }
+    sandbox.calls.lock().expect("not poisoned").push(Call {
+        to,
+        request_uuid,
+        answer_url,
+        answer,
+        spoken,
+    });
+}
+
+/// Plivo's Call API: checks auth and the fields Plivo requires, answers 201 with a request
+/// UUID, and answers the call (fetches its answer URL) a moment later.
+async fn make_call(
+    State(sandbox): State<Sandbox>,
+    Path(auth_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if auth_id != sandbox.auth_id || !authorised(&headers, &sandbox) {
+        return plivo_error(StatusCode::UNAUTHORIZED, "authentication failed");
+    }
+    let Ok(call) = serde_json::from_slice::<Value>(&body) else {
+        return plivo_error(StatusCode::BAD_REQUEST, "invalid json data");
+    };
+    for field in ["from", "to", "answer_url"] {
+        if call[field].as_str().is_none_or(str::is_empty) {
+            return plivo_error(
+                StatusCode::BAD_REQUEST,
+                &format!("{field} parameter is required"),
+            );
+        }
+    }
+    let to = call["to"].as_str().unwrap_or_default().to_owned();
+    if to.starts_with('+') || !to.bytes().all(|b| b.is_ascii_digit()) {
+        return plivo_error(StatusCode::BAD_REQUEST, "invalid to parameter");
+    }
+    let request_uuid = uuid();
+    let answer_url = call["answer_url"].as_str().unwrap_or_default().to_owned();
+    let from = call["from"].as_str().unwrap_or_default().to_owned();
+    tokio::spawn(answer_call(
+        sandbox.clone(),
+        answer_url,
+        to,
+        from,
+        request_uuid.clone(),
+    ));
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "api_id": uuid(),
+            "message": "call fired",
+            "request_uuid": request_uuid,
+        })),
+    )
+        .into_response()
+}
+
+async fn list_calls(State(sandbox): State<Sandbox>) -> Json<Vec<Call>> {
+    Json(sandbox.calls.lock().expect("not poisoned").clone())
 }
 
 /// A status callback the sandbox posted, and its answer.
@@ -83,6 +219,32 @@ pub fn sign_v3(token: &str, url: &str, form: &[(String, String)], nonce: &str) -
     base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
 }
 
+/// POSTs `form` to `url` as Plivo calls back: form-encoded, signed with V3 and a fresh nonce.
+async fn post_signed(
+    sandbox: &Sandbox,
+    url: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Result<reqwest::Response> {
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let nonce = random_hex(10);
+    let signature = sign_v3(&sandbox.auth_token, url, &form, &nonce);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    sandbox
+        .client
+        .post(url)
+        .header("x-plivo-signature-v3", signature)
+        .header("x-plivo-signature-v3-nonce", nonce)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+}
+
 /// Reports a message's progress to its status URL as Plivo does, a moment apart.
 async fn report_statuses(sandbox: Sandbox, url: String, message_uuid: String, message: Value) {
     let to = message["dst"]
@@ -92,32 +254,17 @@ async fn report_statuses(sandbox: Sandbox, url: String, message_uuid: String, me
     let from = message["src"].as_str().unwrap_or_default();
     for (sequence, status) in ["queued", "sent", "delivered"].iter().enumerate() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let form: Vec<(String, String)> = [
+        let sequence = (sequence + 1).to_string();
+        let form = [
             ("MessageUUID", message_uuid.as_str()),
             ("To", to),
             ("From", from),
             ("Type", "sms"),
             ("Status", status),
-            ("Sequence", &(sequence + 1).to_string()),
+            ("Sequence", sequence.as_str()),
             ("Units", "1"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let nonce = random_hex(10);
-        let signature = sign_v3(&sandbox.auth_token, &url, &form, &nonce);
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&form)
-            .finish();
-        let sent = sandbox
-            .client
-            .post(&url)
-            .header("x-plivo-signature-v3", signature)
-            .header("x-plivo-signature-v3-nonce", nonce)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await;
+        ];
+        let sent = post_signed(&sandbox, &url, &form).await;
         let (answer, message) = match sent {
             Ok(response) => {
                 let answer = response.status().as_u16();
@@ -252,18 +399,25 @@ impl PlivoSandbox {
     pub async fn start(addr: SocketAddr, print: bool) -> anyhow::Result<Self> {
         let messages = Arc::new(Mutex::new(Vec::new()));
         let reports = Arc::new(Mutex::new(Vec::new()));
+        let calls = Arc::new(Mutex::new(Vec::new()));
         let state = Sandbox {
+            calls: calls.clone(),
             auth_id: AUTH_ID.to_owned(),
             auth_token: AUTH_TOKEN.to_owned(),
             messages: messages.clone(),
             reports: reports.clone(),
-            client: reqwest::Client::new(),
+            // Plivo gives up on a callback URL that does not answer within seconds.
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()?,
             print,
         };
         let app = Router::new()
             .route("/v1/Account/{auth_id}/Message/", post(send_message))
             .route("/messages", get(list_messages))
             .route("/reports", get(list_reports))
+            .route("/v1/Account/{auth_id}/Call/", post(make_call))
+            .route("/calls", get(list_calls))
             .with_state(state);
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -272,6 +426,7 @@ impl PlivoSandbox {
             addr,
             messages,
             reports,
+            calls,
         })
     }
 
@@ -292,6 +447,11 @@ impl PlivoSandbox {
     /// The status callbacks posted so far, oldest first, with their answers.
     pub fn reports(&self) -> Vec<Report> {
         self.reports.lock().expect("not poisoned").clone()
+    }
+
+    /// The calls fired so far, oldest first, with what their answers said.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("not poisoned").clone()
     }
 
     /// Messages received so far, oldest first.

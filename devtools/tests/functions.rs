@@ -203,6 +203,76 @@ async fn delivery_reports_reach_the_callback_binary() {
     );
 }
 
+/// A voice call through the binaries: send-otp places it; the callback binary deployed with
+/// `OTP_SECRET` (as the template's PlivoAnswerFunction) answers Plivo's signed fetch of the
+/// answer URL with XML that speaks the code; the code verifies; the URL speaks only once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_call_through_the_binaries() {
+    let base = "https://otp.example.com";
+    let settings = [("OTP_PUBLIC_BASE_URL", base), ("OTP_VOICE_ENABLED", "true")];
+    let d = deploy_with(&settings, Output::Inherit).await;
+    let sent = d
+        .send(r#"{"phoneNumber":"+14155552671","channel":"voice"}"#)
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    // The sandbox cannot reach the example URL; it records the call and its answer URL.
+    let placed = loop {
+        if let Some(placed) = d.plivo.calls().pop() {
+            break placed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(placed.to, "14155552671");
+    let answerer = LocalFunction::start_with_output(
+        &d.bin.plivo_callback,
+        "plivo-answer",
+        &d.env,
+        Duration::from_secs(15),
+        Output::Inherit,
+    )
+    .await
+    .unwrap();
+    let token = &d
+        .env
+        .iter()
+        .find(|(k, _)| *k == "PLIVO_AUTH_TOKEN")
+        .unwrap()
+        .1;
+    let (path, query) = placed.answer_url[base.len()..].split_once('?').unwrap();
+    let form = vec![("CallUUID".to_owned(), "x".to_owned())];
+    let fetch = || {
+        let mut event = http_api_event("POST", path, "CallUUID=x", "18.215.142.48");
+        event["rawQueryString"] = query.into();
+        event["headers"]["content-type"] = "application/x-www-form-urlencoded".into();
+        let signature =
+            otp_devtools::plivo_sandbox::sign_v3(token, &placed.answer_url, &form, "n1");
+        event["headers"]["x-plivo-signature-v3"] = signature.into();
+        event["headers"]["x-plivo-signature-v3-nonce"] = "n1".into();
+        event
+    };
+    let Outcome::Response(payload) = answerer.runtime.invoke(fetch()).await.unwrap() else {
+        panic!("the function reported an error");
+    };
+    let response: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let xml = response["body"].as_str().unwrap();
+    let digits: String = xml
+        .split("<Speak")
+        .nth(2)
+        .and_then(|speak| speak.split_once('>'))
+        .and_then(|(_, rest)| rest.split_once("</Speak>"))
+        .unwrap()
+        .0
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(digits.len(), 6, "{xml}");
+    let guess = json!({"phoneNumber": "+14155552671", "otp": digits}).to_string();
+    assert_eq!(d.verify(&guess).await.status, 200);
+    let again = call(&answerer.runtime, fetch()).await.unwrap();
+    assert_eq!(again.status, 403, "{:?}", again.body);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sample_event_invokes_the_binary_directly() {
     let d = deploy().await;

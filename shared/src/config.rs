@@ -35,9 +35,11 @@ pub struct OtpConfig {
     /// Send one cheap DynamoDB read during init, so the first request finds a connection
     /// (and, on AWS, a finished TLS handshake) ready.
     pub init_warm_up: bool,
-    /// `OTP_PUBLIC_BASE_URL`: the API's address as Plivo reaches it (no trailing `/`). When
-    /// set, sends ask Plivo for delivery reports at its status route.
+    /// `OTP_PUBLIC_BASE_URL`: the API's address as Plivo reaches it (no trailing `/`): where
+    /// Plivo reports deliveries and fetches a call's answer.
     pub public_base_url: Option<String>,
+    /// `OTP_DELIVERY_RECEIPTS`: with a public URL, ask Plivo for each SMS's delivery reports.
+    pub delivery_receipts: bool,
 }
 
 const DEFAULT_ALLOWED_NUMBER_TYPES: [NumberType; 2] =
@@ -118,14 +120,23 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     fn allowed_number_types(&self) -> Result<Vec<NumberType>, ConfigError> {
-        let Some(list) = self.optional("OTP_ALLOWED_NUMBER_TYPES") else {
-            return Ok(DEFAULT_ALLOWED_NUMBER_TYPES.to_vec());
+        self.number_types("OTP_ALLOWED_NUMBER_TYPES", &DEFAULT_ALLOWED_NUMBER_TYPES)
+    }
+
+    /// A comma-separated list of line types in `var`, or `default`.
+    fn number_types(
+        &self,
+        var: &'static str,
+        default: &[NumberType],
+    ) -> Result<Vec<NumberType>, ConfigError> {
+        let Some(list) = self.optional(var) else {
+            return Ok(default.to_vec());
         };
         let number_type = |name: &str| {
             NumberType::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
                 let names: Vec<_> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
                 let problem_text = format!("{name:?} is not one of {}", names.join(", "));
-                problem("OTP_ALLOWED_NUMBER_TYPES", problem_text)
+                problem(var, problem_text)
             })
         };
         list_items(&list).map(number_type).collect()
@@ -147,6 +158,15 @@ pub struct PlivoConfig {
     pub(crate) sender_id: String,
     pub(crate) api_url: String,
     pub(crate) log: PlivoLog,
+    /// The number voice calls come from: `PLIVO_VOICE_CALLER_ID`, else the sender id when it
+    /// is a number.
+    pub(crate) caller_id: Option<String>,
+}
+
+/// A phone number as Plivo takes a caller id: digits, optionally after a `+`.
+fn is_phone_number(text: &str) -> bool {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Plivo's `log` field: what Plivo keeps of each message.
@@ -264,6 +284,7 @@ impl FromEnv for OtpConfig {
             .optional("OTP_PUBLIC_BASE_URL")
             .map(|url| public_base_url(url.trim()))
             .transpose()?;
+        let delivery_receipts = env.flag("OTP_DELIVERY_RECEIPTS", true)?;
         Ok(Self {
             table_name,
             secret,
@@ -272,6 +293,7 @@ impl FromEnv for OtpConfig {
             defences,
             init_warm_up,
             public_base_url,
+            delivery_receipts,
         })
     }
 }
@@ -334,12 +356,23 @@ impl FromEnv for PlivoConfig {
                 ));
             }
         };
+        let caller_id = match env.optional("PLIVO_VOICE_CALLER_ID") {
+            Some(id) if is_phone_number(id.trim()) => Some(id.trim().to_owned()),
+            Some(_) => {
+                return Err(problem(
+                    "PLIVO_VOICE_CALLER_ID",
+                    "must be a phone number in international format, e.g. +14155550100",
+                ));
+            }
+            None => is_phone_number(&sender_id).then(|| sender_id.clone()),
+        };
         Ok(Self {
             auth_id,
             auth_token,
             sender_id,
             api_url,
             log,
+            caller_id,
         })
     }
 }
@@ -377,9 +410,58 @@ fn public_base_url(text: &str) -> Result<String, ConfigError> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
+/// The voice channel's settings (send-otp only): present when `OTP_VOICE_ENABLED=true`.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Line types calls may go to (landlines too by default: they cannot take an SMS).
+    pub(crate) allowed_number_types: Vec<NumberType>,
+    /// Calls the whole deployment may place per hour.
+    pub(crate) max_calls_per_hour: Limit,
+    /// Calls one number may receive per hour.
+    pub(crate) max_calls_per_number_per_hour: Limit,
+}
+
+const DEFAULT_VOICE_NUMBER_TYPES: [NumberType; 3] = [
+    NumberType::Mobile,
+    NumberType::FixedLineOrMobile,
+    NumberType::FixedLine,
+];
+
+impl FromEnv for Option<VoiceConfig> {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(lookup);
+        if !env.flag("OTP_VOICE_ENABLED", false)? {
+            return Ok(None);
+        }
+        // A call needs somewhere to fetch its words from, and a number to come from.
+        if env.optional("OTP_PUBLIC_BASE_URL").is_none() {
+            return Err(problem(
+                "OTP_VOICE_ENABLED",
+                "needs OTP_PUBLIC_BASE_URL, where Plivo fetches what a call says",
+            ));
+        }
+        let caller_id = env.optional("PLIVO_VOICE_CALLER_ID");
+        let sender_id = env.optional("PLIVO_SENDER_ID");
+        if caller_id.is_none() && !sender_id.as_deref().is_some_and(is_phone_number) {
+            return Err(problem(
+                "OTP_VOICE_ENABLED",
+                "needs a caller id: PLIVO_VOICE_CALLER_ID, or a PLIVO_SENDER_ID that is a number",
+            ));
+        }
+        Ok(Some(VoiceConfig {
+            allowed_number_types: env.number_types(
+                "OTP_VOICE_ALLOWED_NUMBER_TYPES",
+                &DEFAULT_VOICE_NUMBER_TYPES,
+            )?,
+            max_calls_per_hour: env.limit("OTP_MAX_CALLS_PER_HOUR", 30)?,
+            max_calls_per_number_per_hour: env.limit("OTP_MAX_CALLS_PER_NUMBER_PER_HOUR", 2)?,
+        }))
+    }
+}
+
 /// What the Plivo callback function reads: the table, the auth token that signs Plivo's
-/// requests, and the public URL they are signed over. Never `OTP_SECRET`: the function on
-/// the public callback route cannot hash a code.
+/// requests, and the public URL they are signed over. `OTP_SECRET` only where it answers
+/// calls: the deployment that records delivery reports never holds it.
 #[derive(Debug)]
 pub struct CallbackConfig {
     pub table_name: String,
@@ -389,6 +471,9 @@ pub struct CallbackConfig {
     pub init_warm_up: bool,
     /// The per-number limits the store is built with (no receipt write depends on them).
     pub limits: Limits,
+    /// `OTP_SECRET`, only where calls are answered (the template's PlivoAnswerFunction): it
+    /// opens the sealed answer tickets.
+    pub(crate) secret: Option<SecretString>,
 }
 
 impl FromEnv for CallbackConfig {
@@ -400,6 +485,7 @@ impl FromEnv for CallbackConfig {
             public_base_url: public_base_url(env.required("OTP_PUBLIC_BASE_URL")?.trim())?,
             init_warm_up: env.flag("OTP_INIT_WARMUP", true)?,
             limits: env.limits()?,
+            secret: env.optional("OTP_SECRET").map(SecretString::from),
         })
     }
 }

@@ -14,9 +14,13 @@ pub enum OtpError {
     /// The number's region is not in `OTP_ALLOWED_COUNTRIES`.
     #[error("country not allowed")]
     CountryNotAllowed,
-    /// The number's line type is not in `OTP_ALLOWED_NUMBER_TYPES`.
+    /// The number's line type is not in `OTP_ALLOWED_NUMBER_TYPES` (for a call,
+    /// `OTP_VOICE_ALLOWED_NUMBER_TYPES`).
     #[error("number type not allowed")]
     NumberTypeNotAllowed,
+    /// A voice call was asked for and the deployment does not place calls.
+    #[error("channel not allowed")]
+    ChannelNotAllowed,
     /// Wrong, expired, used or missing code: deliberately one variant.
     #[error("invalid or expired code")]
     InvalidOtp,
@@ -34,6 +38,8 @@ pub enum OtpError {
     },
     #[error("sms not sent")]
     SmsFailed(#[source] SmsError),
+    #[error("call not placed")]
+    CallFailed(#[source] SmsError),
     #[error("store unavailable")]
     Unavailable(#[source] StoreError),
     #[error("store request failed")]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value, json};
 
 use crate::clock::{epoch_millis, rfc3339};
-use crate::domain::{DeliveryOutcome, Region};
+use crate::domain::{Channel, DeliveryOutcome, Region};
 use crate::error::OtpError;
 
 /// Where metrics go unless `OTP_METRICS_NAMESPACE` says otherwise.
@@ -37,6 +37,8 @@ pub(crate) enum Operation {
     Keys,
     /// A delivery report from Plivo.
     Receipt,
+    /// Plivo fetching what a voice call says.
+    Answer,
 }
 
 impl Operation {
@@ -46,6 +48,7 @@ impl Operation {
             Operation::Verify => "Verify",
             Operation::Keys => "Keys",
             Operation::Receipt => "Receipt",
+            Operation::Answer => "Answer",
         }
     }
 }
@@ -58,16 +61,19 @@ fn outcome<T>(result: &Result<T, OtpError>, operation: Operation) -> &'static st
             Operation::Verify => "Verified",
             Operation::Keys => "Served",
             Operation::Receipt => "Recorded",
+            Operation::Answer => "Spoken",
         };
     };
     match err {
         OtpError::InvalidRequest(_) => "InvalidRequest",
         OtpError::CountryNotAllowed => "CountryNotAllowed",
         OtpError::NumberTypeNotAllowed => "NumberTypeNotAllowed",
+        OtpError::ChannelNotAllowed => "ChannelNotAllowed",
         OtpError::InvalidOtp => "InvalidOtp",
         OtpError::TooManyAttempts { .. } => "TooManyAttempts",
         OtpError::RateLimited { .. } => "RateLimited",
         OtpError::SmsFailed(_) => "SmsFailed",
+        OtpError::CallFailed(_) => "CallFailed",
         OtpError::Unavailable(_) => "Unavailable",
         OtpError::Internal(_) | OtpError::TokenFailed(_) => "Internal",
         OtpError::NotFound => "NotFound",
@@ -122,6 +128,8 @@ pub(crate) struct Facts {
     pub(crate) delivery: Option<DeliveryOutcome>,
     /// Plivo's error code of a failed delivery.
     pub(crate) delivery_error: Option<u32>,
+    /// How a code sent went out.
+    pub(crate) channel: Option<Channel>,
 }
 
 type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -324,6 +332,11 @@ impl Record {
             };
             groups.push((&["ErrorCode"], vec![("DeliveryErrors", "Count", json!(1))]));
             fields.insert("ErrorCode".to_owned(), json!(code));
+        }
+        // Calls, by region: the dearest channel, and the one pumping aims at most.
+        if self.facts.channel == Some(Channel::Voice) && self.outcome == "Sent" {
+            groups.push((&["Region"], vec![("Calls", "Count", json!(1))]));
+            fields.insert("Channel".to_owned(), json!("voice"));
         }
         if let Some(limit) = self.limit {
             groups.push((

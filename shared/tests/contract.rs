@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use common::repo_root;
 use otp_shared::config::{
-    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup,
+    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, VoiceConfig, messages_from_lookup,
 };
 use otp_shared::secrets::SECRET_SETTINGS;
 use serde_norway::Value;
@@ -115,6 +115,31 @@ fn the_callback_function_cannot_read_the_secret_or_write_a_code() {
     assert!(!text(&template["Globals"]).contains("PLIVO_AUTH_TOKEN"));
 }
 
+/// The function that answers calls opens the sealed tickets, so it holds `OTP_SECRET`; its
+/// role may write replay notes and nothing else (no phone item, no counter).
+#[test]
+fn the_answer_function_may_write_only_replay_notes() {
+    let template = yaml("template.yaml");
+    let function = &template["Resources"]["PlivoAnswerFunction"];
+    assert_eq!(function["Condition"].as_str(), Some("HasVoice"));
+    let statements = function["Properties"]["Policies"][0]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let text = |v: &Value| serde_norway::to_string(v).unwrap();
+    let tables: Vec<&Value> = statements
+        .iter()
+        .filter(|s| text(&s["Action"]).contains("dynamodb:"))
+        .collect();
+    assert_eq!(tables.len(), 1);
+    let keys: Vec<&str> = tables[0]["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["seen#*", "warm-up"]);
+}
+
 /// The variables a config loader asks for, found by watching its lookups.
 fn variables_read(load: impl FnOnce(&dyn Fn(&str) -> Option<String>)) -> BTreeSet<String> {
     let seen = RefCell::new(BTreeSet::new());
@@ -143,6 +168,18 @@ fn every_setting_is_wired_in_the_template_and_documented_in_the_readme() {
     }));
     vars.extend(variables_read(|l| {
         CallbackConfig::from_lookup(l).unwrap();
+    }));
+    // The voice settings, all read once calls are on.
+    vars.extend(variables_read(|l| {
+        let on = |k: &str| {
+            let value = l(k);
+            match k {
+                "OTP_VOICE_ENABLED" => Some("true".to_owned()),
+                "PLIVO_VOICE_CALLER_ID" => Some("+14155550100".to_owned()),
+                _ => value,
+            }
+        };
+        Option::<VoiceConfig>::from_lookup(on).unwrap().unwrap();
     }));
     vars.extend(variables_read(|l| {
         let otp = OtpConfig::from_lookup(l).unwrap();

@@ -11,98 +11,12 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
 use otp_shared::http::plivo_callback;
-use otp_shared::lambda_http::{Body, Request, Response, request};
+use otp_shared::lambda_http::{Body, Request, Response};
 use otp_shared::metrics::Metrics;
-use otp_shared::sms::signature::{sign_v2, sign_v3};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const BASE: &str = "https://otp.example.com";
 const RECEIPTS: &str = "OTP_PUBLIC_BASE_URL=https://otp.example.com";
-
-/// How a test callback is signed.
-enum Signing<'a> {
-    None,
-    V3 {
-        token: &'a str,
-        nonce: &'a str,
-    },
-    V2 {
-        token: &'a str,
-        nonce: &'a str,
-    },
-    /// A V3 signature computed over another URL than the one posted to.
-    V3Over {
-        url: &'a str,
-    },
-    /// Both signatures, as Plivo may send them.
-    Both {
-        v3_nonce: &'a str,
-        v2_nonce: &'a str,
-    },
-}
-
-/// A POST of `form` to `url` as API Gateway hands it to the function: on its own host, which
-/// is not the public one Plivo signed.
-fn callback(url: &str, form: &[(&str, &str)], signing: Signing<'_>) -> Request {
-    let path_and_query = url.strip_prefix(BASE).expect("a public URL");
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let owned: Vec<(String, String)> = form
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mut headers = json!({
-        "content-type": "application/x-www-form-urlencoded",
-        "host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-        "user-agent": "PlivoHTTP",
-    });
-    match signing {
-        Signing::None => {}
-        Signing::V3 { token, nonce } => {
-            headers["x-plivo-signature-v3"] = sign_v3(token, "POST", url, &owned, nonce).into();
-            headers["x-plivo-signature-v3-nonce"] = nonce.into();
-        }
-        Signing::V2 { token, nonce } => {
-            headers["x-plivo-signature-v2"] = sign_v2(token, url, nonce).into();
-            headers["x-plivo-signature-v2-nonce"] = nonce.into();
-        }
-        Signing::Both { v3_nonce, v2_nonce } => {
-            headers["x-plivo-signature-v3"] =
-                sign_v3(PLIVO_AUTH_TOKEN, "POST", url, &owned, v3_nonce).into();
-            headers["x-plivo-signature-v3-nonce"] = v3_nonce.into();
-            headers["x-plivo-signature-v2"] = sign_v2(PLIVO_AUTH_TOKEN, url, v2_nonce).into();
-            headers["x-plivo-signature-v2-nonce"] = v2_nonce.into();
-        }
-        Signing::V3Over { url } => {
-            headers["x-plivo-signature-v3"] =
-                sign_v3(PLIVO_AUTH_TOKEN, "POST", url, &owned, "n1").into();
-            headers["x-plivo-signature-v3-nonce"] = "n1".into();
-        }
-    }
-    let event = json!({
-        "version": "2.0",
-        "routeKey": "POST /plivo/callback/status",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": "192.0.2.50", "userAgent": "PlivoHTTP"},
-            "requestId": "cb", "routeKey": "POST /plivo/callback/status",
-            "stage": "$default", "time": "27/Nov/2026:19:03:58 +0000", "timeEpoch": 1795633438390u64
-        },
-        "body": body,
-        "isBase64Encoded": false,
-    });
-    request::from_str(&event.to_string()).unwrap()
-}
 
 fn signed(url: &str, form: &[(&str, &str)], nonce: &str) -> Request {
     callback(

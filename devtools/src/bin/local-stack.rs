@@ -4,10 +4,11 @@
 //!   running DynamoDB-compatible server on that port is reused), with the table created from
 //!   `template.yaml`.
 //! - Plivo: a sandbox on 127.0.0.1:8010 that prints every SMS and lists them at `/messages`,
-//!   and reports each message's delivery, signed, to `POST /plivo/callback/status`.
+//!   and reports each message's delivery, signed, to `POST /plivo/callback/status`; for a
+//!   voice call it fetches `POST /plivo/callback/answer` and prints what the call says.
 //! - The two functions under `cargo lambda watch`, which runs them through its Lambda Runtime
 //!   API, rebuilds them when the code changes, and routes `POST /auth/send-otp`,
-//!   `POST /auth/verify-otp`, `POST /plivo/callback/status` and the token keys' GETs (the workspace's
+//!   `POST /auth/verify-otp`, the Plivo callbacks and the token keys' GETs (the workspace's
 //!   `[workspace.metadata.lambda.watch.router]`), on a free port of its own.
 //! - In front of it on 127.0.0.1:3000, the CORS rules `template.yaml` gives API Gateway,
 //!   allowing the demo page (`examples/web`), which is served on 127.0.0.1:8080.
@@ -243,6 +244,8 @@ async fn main() -> anyhow::Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port_number(port("LOCAL_API_PORT", 3000)?)?));
     // Delivery reports: the sandbox posts each message's statuses, signed, to the API.
     env.push(("OTP_PUBLIC_BASE_URL", format!("http://{addr}")));
+    // Voice calls: the sandbox fetches each call's answer, signed, and prints what it says.
+    env.push(("OTP_VOICE_ENABLED", "true".to_owned()));
     // Tokens as a deployment with a signing key issues them; the keys at /.well-known/.
     env.extend([
         ("OTP_TOKEN_SIGNING_KEY", local_signing_key(&state)?),

@@ -1,10 +1,12 @@
-//! `send-otp`: `POST /auth/send-otp` behind API Gateway.
+//! `send-otp`: `POST /auth/send-otp` behind API Gateway: a code by SMS, or by voice call.
 
 use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::{ConfigError, FromEnv, OtpConfig, PlivoConfig, messages_from_lookup};
+use otp_shared::config::{
+    ConfigError, FromEnv, OtpConfig, PlivoConfig, VoiceConfig, messages_from_lookup,
+};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::metrics::Metrics;
 use otp_shared::secrets::Settings;
@@ -23,10 +25,12 @@ async fn main() -> Result<(), Error> {
     let config = OtpConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
     let plivo = PlivoConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
     let messages = messages_from_lookup(|k| settings.get(k), &config).inspect_err(log)?;
+    let voice = Option::<VoiceConfig>::from_lookup(|k| settings.get(k)).inspect_err(log)?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
     let store = DynamoDbStore::connect(&config).await?;
     let app = SendOtp::new(config, store, sms, Arc::new(SystemClock))
         .with_messages(messages)
+        .with_voice(voice)
         .with_metrics(Metrics::from_env());
     run(service_fn(|req| async {
         Ok::<_, Error>(http::send_otp(&app, req).await)

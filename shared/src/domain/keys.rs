@@ -1,14 +1,15 @@
 //! Keyed hashing: what the store holds instead of phone numbers and codes.
 //!
-//! Two keys are derived from `OTP_SECRET` with HMAC-SHA256 under distinct labels, one for the
-//! partition key (the phone number) and one for codes, so neither hash can stand in for the
-//! other. Without the secret, a copy of the table reveals neither numbers nor codes.
+//! Keys are derived from `OTP_SECRET` with HMAC-SHA256 under distinct labels, one for the
+//! partition key (the phone number), one for codes, one for counters' subjects and one that
+//! seals voice calls' answer tickets, so none can stand in for another. Without the secret, a copy of the table reveals neither numbers nor codes.
 
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::answer::TicketKey;
 use super::{CounterKind, OtpCode, PhoneNumber};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -67,6 +68,7 @@ pub(crate) struct Keyring {
     phone_key: SecretBox<[u8; 32]>,
     code_key: SecretBox<[u8; 32]>,
     counter_key: SecretBox<[u8; 32]>,
+    tickets: TicketKey,
 }
 
 impl Keyring {
@@ -82,7 +84,13 @@ impl Keyring {
             phone_key: derive(PHONE_LABEL),
             code_key: derive(CODE_LABEL),
             counter_key: derive(COUNTER_LABEL),
+            tickets: TicketKey::new(derive(TicketKey::label())),
         }
+    }
+
+    /// The key that seals voice calls' answer tickets.
+    pub(crate) fn tickets(&self) -> &TicketKey {
+        &self.tickets
     }
 
     pub(crate) fn phone_key(&self, phone: &PhoneNumber) -> PhoneKey {

@@ -79,6 +79,10 @@ pub(crate) enum CounterKind {
     IpFail48,
     /// Sends per number range, per hour.
     Prefix,
+    /// Voice calls by the whole deployment, per hour.
+    Calls,
+    /// Voice calls per number, per hour.
+    NumberCalls,
 }
 
 impl CounterKind {
@@ -90,6 +94,8 @@ impl CounterKind {
             CounterKind::IpFail => "ip-fail",
             CounterKind::IpFail48 => "ip-fail48",
             CounterKind::Prefix => "prefix",
+            CounterKind::Calls => "calls",
+            CounterKind::NumberCalls => "number-calls",
         }
     }
 
@@ -101,6 +107,8 @@ impl CounterKind {
             CounterKind::IpSend | CounterKind::IpSend48 => "SendsPerIp",
             CounterKind::IpFail | CounterKind::IpFail48 => "FailuresPerIp",
             CounterKind::Prefix => "SendsPerPrefix",
+            CounterKind::Calls => "CallsPerHour",
+            CounterKind::NumberCalls => "CallsPerNumber",
         }
     }
 
@@ -110,6 +118,8 @@ impl CounterKind {
             CounterKind::IpSend | CounterKind::IpSend48 => "sends per client ip per hour",
             CounterKind::IpFail | CounterKind::IpFail48 => "failed verifies per client ip per hour",
             CounterKind::Prefix => "sends per number prefix per hour",
+            CounterKind::Calls => "voice calls per hour",
+            CounterKind::NumberCalls => "voice calls per number per hour",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the store holds instead of numbers and codes. Parsed once at the edge, trusted everywhere
 //! after. No I/O, no AWS, no HTTP here.
 
+mod answer;
 mod client;
 mod code;
 mod delivery;
@@ -11,7 +12,9 @@ mod locale;
 mod message;
 mod messages;
 mod phone;
+mod voice;
 
+pub use answer::{ANSWER_CALLBACK_PATH, ANSWER_TTL, Answer, AnswerBinding, TicketError};
 pub use client::{Caller, ClientIp};
 pub use code::{CodeLength, OtpCode};
 pub use delivery::{DeliveryOutcome, DeliveryStatus, MessageRef, Receipt, STATUS_CALLBACK_PATH};
@@ -25,6 +28,7 @@ pub(crate) use messages::MessageSettings;
 pub use messages::Messages;
 pub use messages::{LANGUAGES, MAX_BRAND_CHARS};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
+pub use voice::{Channel, Spoken, digit_by_digit};
 
 /// Why a piece of user input was refused. The text says what is wrong with it without
 /// repeating it, and without naming where it came from (the HTTP layer names the field).

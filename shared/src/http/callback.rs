@@ -1,20 +1,25 @@
-//! `POST /plivo/callback/status`: Plivo's delivery reports.
+//! Plivo's callbacks: `POST /plivo/callback/status` (delivery reports) and
+//! `POST /plivo/callback/answer` (what a voice call says).
 //!
 //! Nothing of a request is read before its size is checked and its Plivo signature verified,
 //! over the public URL Plivo was given (`OTP_PUBLIC_BASE_URL` and the route), never the host
 //! the Lambda event names. A refused request changes nothing.
 
-use lambda_http::http::Method;
+use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde::Serialize;
+use tracing::Instrument;
 
-use super::answer;
-use crate::domain::STATUS_CALLBACK_PATH;
-use crate::domain::{DeliveryOutcome, DeliveryStatus, MessageRef, PhoneKey, Receipt, Region};
+use super::{answer, error_response, log_failure};
+use crate::domain::{
+    ANSWER_CALLBACK_PATH, AnswerBinding, DeliveryOutcome, DeliveryStatus, MessageRef, PhoneKey,
+    Receipt, Region, STATUS_CALLBACK_PATH,
+};
 use crate::error::OtpError;
 use crate::metrics::{Facts, Operation};
 use crate::service::{Callbacks, Recorded, StatusReport};
+use crate::sms::plivo_xml;
 use crate::sms::signature::{self, Signatures};
 use crate::store::ReceiptStore;
 
@@ -67,11 +72,12 @@ fn pairs(text: &[u8]) -> Params {
         .collect()
 }
 
-/// Checks a callback's size and signature; the form parameters and query parameters of a
-/// request Plivo signed.
+/// Checks a callback's size and signature, for the route at `path`; the form parameters and
+/// query parameters of a request Plivo signed.
 fn signed_parameters<S: ReceiptStore>(
     app: &Callbacks<S>,
     req: &Request,
+    path: &str,
 ) -> Result<(Params, Params), OtpError> {
     if req.method() != Method::POST {
         return Err(invalid("only POST is supported"));
@@ -82,11 +88,8 @@ fn signed_parameters<S: ReceiptStore>(
             "request body must be at most {MAX_CALLBACK_BYTES} bytes"
         )));
     }
-    if !req.uri().path().ends_with(STATUS_CALLBACK_PATH) {
-        return Err(OtpError::NotFound);
-    }
     let query = req.uri().query().unwrap_or_default();
-    let mut url = format!("{}{STATUS_CALLBACK_PATH}", app.public_base_url());
+    let mut url = format!("{}{path}", app.public_base_url());
     if !query.is_empty() {
         url.push('?');
         url.push_str(query);
@@ -161,16 +164,29 @@ fn status_report(
     })
 }
 
+/// Plivo's callbacks: `POST /plivo/callback/status` (a delivery report) and
+/// `POST /plivo/callback/answer` (what a voice call says); any other path is 404.
+pub async fn plivo_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
+    let path = req.uri().path();
+    if path.ends_with(STATUS_CALLBACK_PATH) {
+        status_callback(app, req).await
+    } else if path.ends_with(ANSWER_CALLBACK_PATH) {
+        answer_callback(app, req).await
+    } else {
+        error_response(&OtpError::NotFound)
+    }
+}
+
 /// `POST /plivo/callback/status?k=...&r=...&rg=...`, form-encoded as Plivo posts it: records
 /// the report on the code it belongs to. 403 for a request Plivo did not sign or one received
 /// before, 400 for one too large or malformed; 200 for a report recorded, and for one of an
 /// older message (Plivo need not send it again).
-pub async fn plivo_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
+async fn status_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
     let span = tracing::info_span!("plivo_callback");
     let work = app.metrics().measure(Operation::Receipt, async {
         let mut facts = Facts::default();
         let result = async {
-            let (form, query) = signed_parameters(app, &req)?;
+            let (form, query) = signed_parameters(app, &req, STATUS_CALLBACK_PATH)?;
             let report = status_report(&req, &form, &query)?;
             facts.region = report.region;
             let message = match app.status(&report).await? {
@@ -192,4 +208,61 @@ pub async fn plivo_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -
         (result, facts)
     });
     answer(span, work).await
+}
+
+/// What an answer URL names: the number's item, the call, the expiry, and the sealed ticket.
+fn answer_request(query: &[(String, String)]) -> Result<(AnswerBinding, String), OtpError> {
+    let refused = || OtpError::Forbidden("The answer URL is not one this service made");
+    let key = single(query, "k")
+        .and_then(PhoneKey::parse)
+        .ok_or_else(refused)?;
+    let call_id = single(query, "c")
+        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(refused)?
+        .to_owned();
+    let expires_at = single(query, "e")
+        .and_then(|e| e.parse::<u64>().ok())
+        .ok_or_else(refused)?;
+    let ticket = single(query, "t").ok_or_else(refused)?.to_owned();
+    let binding = AnswerBinding {
+        key,
+        call_id,
+        expires_at,
+    };
+    Ok((binding, ticket))
+}
+
+/// `POST /plivo/callback/answer?k=...&c=...&e=...&t=...`, as Plivo fetches it when the call is
+/// answered: Plivo XML that reads the code, digit by digit, twice. Signed by Plivo, unexpired
+/// and the first fetch of its call, or 403 and nothing said; XML is never logged.
+async fn answer_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
+    let span = tracing::info_span!("plivo_answer");
+    let work = app.metrics().measure(Operation::Answer, async {
+        let result = async {
+            let (_, query) = signed_parameters(app, &req, ANSWER_CALLBACK_PATH)?;
+            let (binding, ticket) = answer_request(&query)?;
+            let answer = app.answer(&binding, &ticket).await?;
+            Ok(plivo_xml::speak_code(&answer.code, &answer.language))
+        }
+        .await;
+        (result, Facts::default())
+    });
+    let result = work.instrument(span.clone()).await;
+    span.in_scope(|| match result {
+        Ok(xml) => {
+            tracing::info!(status = 200, "answer served");
+            let mut response = Response::new(Body::Text(xml.expose_secret().to_owned()));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(err) => {
+            log_failure(&err);
+            error_response(&err)
+        }
+    })
 }

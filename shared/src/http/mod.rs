@@ -10,11 +10,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::domain::{Caller, ClientIp, InputError, Locale, MAX_TAG_LEN, OtpCode, PhoneNumber};
+use crate::domain::{
+    Caller, Channel, ClientIp, InputError, Locale, MAX_TAG_LEN, OtpCode, PhoneNumber,
+};
 use crate::error::{OtpError, chain};
 use crate::metrics::{Facts, Operation};
 use crate::service::{MessageChoice, SendOtp, VerifyOtp};
-use crate::sms::SmsSender;
+use crate::sms::{SmsSender, VoiceCaller};
 use crate::store::OtpStore;
 use crate::token::DISCOVERY_MAX_AGE;
 
@@ -200,12 +202,21 @@ fn message_choice(body: &Map<String, Value>) -> Result<MessageChoice, OtpError> 
         })
         .transpose()?;
     let app_hash = optional_string(body, "appHash")?.map(str::to_owned);
-    Ok(MessageChoice { locale, app_hash })
+    let channel = match optional_string(body, "channel")? {
+        None => Channel::Sms,
+        Some(name) => Channel::parse(name)
+            .ok_or_else(|| OtpError::InvalidRequest("channel must be sms or voice".to_owned()))?,
+    };
+    Ok(MessageChoice {
+        locale,
+        app_hash,
+        channel,
+    })
 }
 
-/// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}`, optionally with `"locale"` and
-/// `"appHash"` (and `"clientIp"` from an IAM-authorized backend).
-pub async fn send_otp<S: OtpStore, M: SmsSender>(
+/// `POST /auth/send-otp` `{"phoneNumber": "+14155552671"}`, optionally with `"locale"`,
+/// `"appHash"` and `"channel"` (and `"clientIp"` from an IAM-authorized backend).
+pub async fn send_otp<S: OtpStore, M: SmsSender + VoiceCaller>(
     app: &SendOtp<S, M>,
     req: Request,
 ) -> Response<Body> {
@@ -220,10 +231,17 @@ pub async fn send_otp<S: OtpStore, M: SmsSender>(
             let sent = app
                 .send_with(&phone, &caller(&req, &body)?, &choice)
                 .await?;
-            facts.segments = Some(sent.segments);
+            facts.channel = Some(sent.channel);
+            let message = match sent.channel {
+                Channel::Sms => {
+                    facts.segments = Some(sent.segments);
+                    "OTP sent successfully"
+                }
+                Channel::Voice => "OTP call placed",
+            };
             Ok(SendResponse {
                 success: true,
-                message: "OTP sent successfully",
+                message,
                 expires_in: sent.expires_in,
             })
         }
@@ -335,6 +353,11 @@ fn describe(err: &OtpError) -> (StatusCode, &'static str, &str) {
             "number_type_not_allowed",
             "Codes cannot be sent to this kind of number; use a mobile number",
         ),
+        OtpError::ChannelNotAllowed => (
+            S::BAD_REQUEST,
+            "channel_not_allowed",
+            "Codes cannot be sent by voice call here; use sms",
+        ),
         OtpError::InvalidOtp => (
             S::UNAUTHORIZED,
             "invalid_otp",
@@ -354,6 +377,11 @@ fn describe(err: &OtpError) -> (StatusCode, &'static str, &str) {
             S::BAD_GATEWAY,
             "sms_failed",
             "The SMS could not be sent; try again later",
+        ),
+        OtpError::CallFailed(_) => (
+            S::BAD_GATEWAY,
+            "call_failed",
+            "The call could not be placed; try again later",
         ),
         OtpError::Unavailable(_) => (
             S::SERVICE_UNAVAILABLE,
@@ -610,6 +638,11 @@ mod tests {
                 attempts: 1,
                 last: String::new(),
             }),
+            OtpError::CallFailed(SmsError::Unavailable {
+                attempts: 1,
+                last: String::new(),
+            }),
+            OtpError::ChannelNotAllowed,
             OtpError::Unavailable(StoreError::new(Failure::Unavailable, "x".into())),
             OtpError::Internal(StoreError::new(Failure::Failed, "x".into())),
             OtpError::NotFound,
@@ -662,8 +695,10 @@ mod tests {
             matches!(
                 e,
                 OtpError::SmsFailed(_)
+                    | OtpError::CallFailed(_)
                     | OtpError::CountryNotAllowed
                     | OtpError::NumberTypeNotAllowed
+                    | OtpError::ChannelNotAllowed
                     | OtpError::NotFound
                     | OtpError::Forbidden(_)
             )
@@ -680,6 +715,18 @@ mod tests {
             )
         });
         assert_eq!(documented("/plivo/callback/status"), callback);
+        // A call's answer: refused as a callback is, or 404 where calls are not answered.
+        let answered_call = answered(|e| {
+            !matches!(
+                e,
+                OtpError::InvalidRequest(_)
+                    | OtpError::Forbidden(_)
+                    | OtpError::NotFound
+                    | OtpError::Unavailable(_)
+                    | OtpError::Internal(_)
+            )
+        });
+        assert_eq!(documented("/plivo/callback/answer"), answered_call);
         // The key routes answer their document, or 404 without a signing key.
         for path in [
             "/.well-known/jwks.json",

@@ -7,7 +7,10 @@ use secrecy::SecretString;
 
 use crate::clock::Clock;
 use crate::config::CallbackConfig;
-use crate::domain::{DeliveryOutcome, MessageRef, PhoneKey, Receipt, Region, mask_digits};
+use crate::domain::{
+    ANSWER_TTL, Answer, AnswerBinding, DeliveryOutcome, Keyring, MessageRef, PhoneKey, Receipt,
+    Region, TicketError, mask_digits,
+};
 use crate::error::OtpError;
 use crate::metrics::Metrics;
 use crate::store::ReceiptStore;
@@ -51,6 +54,8 @@ pub enum Recorded {
 
 /// Everything the Plivo callback function needs, built once per execution environment.
 pub struct Callbacks<S> {
+    /// The keys from `OTP_SECRET`, in the deployment that answers calls (and only there).
+    keys: Option<Keyring>,
     /// Where Plivo sends callbacks: what its signatures cover.
     public_base_url: String,
     /// What Plivo signs them with.
@@ -63,6 +68,7 @@ pub struct Callbacks<S> {
 impl<S: ReceiptStore> Callbacks<S> {
     pub fn new(config: CallbackConfig, store: S, clock: Arc<dyn Clock>) -> Self {
         Self {
+            keys: config.secret.as_ref().map(Keyring::new),
             public_base_url: config.public_base_url,
             auth_token: config.auth_token,
             store,
@@ -149,5 +155,28 @@ impl<S: ReceiptStore> Callbacks<S> {
             tracing::info!(status = receipt.status.as_str(), "delivery report recorded");
         }
         Ok(Recorded::Current(outcome))
+    }
+
+    /// Opens a call's answer ticket: the code and language to speak, once. Expired,
+    /// tampered with, made for another call or number, or fetched before: refused, and the
+    /// call says nothing. Only the deployment holding `OTP_SECRET` answers calls.
+    pub async fn answer(&self, binding: &AnswerBinding, ticket: &str) -> Result<Answer, OtpError> {
+        let keys = self.keys.as_ref().ok_or(OtpError::NotFound)?;
+        let now = self.clock.now();
+        let answer = keys.tickets().open(binding, ticket, now).map_err(|e| {
+            tracing::warn!(reason = %e, "answer refused");
+            match e {
+                TicketError::Expired => OtpError::Forbidden("The answer URL has expired"),
+                TicketError::Invalid => {
+                    OtpError::Forbidden("The answer URL is not one this service made")
+                }
+            }
+        })?;
+        let call = format!("answer:{}", binding.call_id);
+        if !self.store.first_sighting(&call, now + ANSWER_TTL).await? {
+            tracing::warn!("an answer URL fetched again; refused");
+            return Err(OtpError::Forbidden("This call was already answered"));
+        }
+        Ok(answer)
     }
 }

@@ -12,13 +12,15 @@ use crate::clock::Clock;
 use crate::config::OtpConfig;
 use secrecy::ExposeSecret;
 
+use crate::config::VoiceConfig;
 use crate::domain::{
-    Caller, CodeLength, CounterKind, HOUR, Keyring, Limit, Locale, MINUTE, MessageRef, Messages,
-    OtpCode, PhoneKey, PhoneNumber, Region, STATUS_CALLBACK_PATH, segments,
+    ANSWER_CALLBACK_PATH, AnswerBinding, Caller, Channel, CodeLength, CounterKind, HOUR, Keyring,
+    Limit, Locale, MINUTE, MessageRef, Messages, OtpCode, PhoneKey, PhoneNumber, Region,
+    STATUS_CALLBACK_PATH, Spoken, segments,
 };
 use crate::error::{OtpError, chain};
 use crate::metrics::Metrics;
-use crate::sms::SmsSender;
+use crate::sms::{SmsSender, VoiceCaller};
 use crate::store::{Budget, Counter, OtpStore, SendDecision, VerifyDecision};
 use crate::token::TokenIssuer;
 
@@ -136,8 +138,9 @@ impl<S: OtpStore> Reservation<'_, S> {
 pub struct Sent {
     /// Seconds the code stays valid.
     pub expires_in: u64,
-    /// The SMS segments the message is billed as.
+    /// The SMS segments the message is billed as (none for a call).
     pub segments: u32,
+    pub channel: Channel,
 }
 
 /// What the caller chose of the message: its language (else the destination's, else the
@@ -146,6 +149,8 @@ pub struct Sent {
 pub struct MessageChoice {
     pub locale: Option<Locale>,
     pub app_hash: Option<String>,
+    /// SMS (the default) or a voice call.
+    pub channel: Channel,
 }
 
 /// Everything `send-otp` needs, built once per execution environment.
@@ -153,15 +158,25 @@ pub struct SendOtp<S, M> {
     core: Core<S>,
     sms: M,
     messages: Messages,
+    /// The voice channel, when the deployment places calls.
+    voice: Option<VoiceConfig>,
 }
 
-impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
+impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
     pub fn new(config: OtpConfig, store: S, sms: M, clock: Arc<dyn Clock>) -> Self {
         Self {
             core: Core::new(config, store, clock),
             sms,
             messages: Messages::default(),
+            voice: None,
         }
+    }
+
+    /// Also reads codes aloud by phone call, when asked to (`"channel": "voice"`). Calls
+    /// need `OTP_PUBLIC_BASE_URL`, where Plivo fetches what to say.
+    pub fn with_voice(mut self, voice: Option<VoiceConfig>) -> Self {
+        self.voice = voice;
+        self
     }
 
     /// Sends codes in these texts and shapes (default: the built-in texts, plain).
@@ -180,8 +195,9 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         &self.core.metrics
     }
 
-    /// Refuses destinations outside the allowed regions and line types.
-    fn screen(&self, phone: &PhoneNumber) -> Result<(), OtpError> {
+    /// Refuses destinations outside the allowed regions and line types (for a call, those
+    /// calls may go to).
+    fn screen(&self, phone: &PhoneNumber, channel: Channel) -> Result<(), OtpError> {
         let defences = &self.core.config.defences;
         if let Some(allowed) = &defences.allowed_countries
             && !phone.country().is_some_and(|c| allowed.contains(&c))
@@ -189,7 +205,11 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
             tracing::info!(country = ?phone.country(), "destination country not allowed");
             return Err(OtpError::CountryNotAllowed);
         }
-        if !defences.allowed_number_types.contains(&phone.number_type()) {
+        let allowed = match (channel, &self.voice) {
+            (Channel::Voice, Some(voice)) => &voice.allowed_number_types,
+            _ => &defences.allowed_number_types,
+        };
+        if !allowed.contains(&phone.number_type()) {
             tracing::info!(
                 number_type = phone.number_type().as_str(),
                 "number type not allowed"
@@ -202,9 +222,28 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
     /// The budgets a send takes a unit from: the deployment's per minute (sharded), the
     /// caller's IP (and IPv6 /48) per hour and the number's range per hour. Only those
     /// switched on.
-    fn send_budgets(&self, phone: &PhoneNumber, caller: &Caller, now: u64) -> Vec<Budget> {
+    fn send_budgets(
+        &self,
+        phone: &PhoneNumber,
+        caller: &Caller,
+        channel: Channel,
+        now: u64,
+    ) -> Vec<Budget> {
         let d = &self.core.config.defences;
         let mut budgets = Vec::new();
+        // Calls cost many times an SMS: their own budgets, the deployment's and the number's,
+        // come first.
+        if let (Channel::Voice, Some(voice)) = (channel, &self.voice) {
+            if let Limit::AtMost(limit) = voice.max_calls_per_hour {
+                budgets.push(Budget::sharded(CounterKind::Calls, limit, HOUR, now));
+            }
+            if voice.max_calls_per_number_per_hour != Limit::Off {
+                let kind = CounterKind::NumberCalls;
+                let subject = self.core.keys.counter_subject(kind, phone.e164());
+                let limit = voice.max_calls_per_number_per_hour;
+                budgets.push(Budget::one(kind, &subject, limit, HOUR, now));
+            }
+        }
         if let Limit::AtMost(limit) = d.max_sends_per_minute {
             budgets.push(Budget::sharded(CounterKind::Global, limit, MINUTE, now));
         }
@@ -247,9 +286,10 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         &self,
         phone: &PhoneNumber,
         caller: &Caller,
+        channel: Channel,
         now: u64,
     ) -> Result<Reservation<'_, S>, OtpError> {
-        let budgets = self.send_budgets(phone, caller, now);
+        let budgets = self.send_budgets(phone, caller, channel, now);
         match self.core.reserve(&budgets, now).await? {
             Ok(reserved) => Ok(reserved),
             Err((full, retry_after)) => {
@@ -281,8 +321,12 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
     }
 
     /// [`send`](Self::send), with the caller's choices for the message. A choice the
-    /// deployment cannot honour (an app hash it does not have) is refused before anything
-    /// is counted, stored or sent.
+    /// deployment cannot honour (an app hash it does not have, a call when it places none) is
+    /// refused before anything is counted, stored or sent.
+    ///
+    /// By voice, the same limits apply as to an SMS, and the call budgets besides; the code
+    /// is never stored in plain text: the answer URL carries it sealed (see
+    /// [`AnswerBinding`]).
     pub async fn send_with(
         &self,
         phone: &PhoneNumber,
@@ -293,20 +337,31 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         let app_hash = messages
             .app_hash(choice.app_hash.as_deref())
             .map_err(|problem| OtpError::InvalidRequest(problem.to_owned()))?;
-        self.screen(phone)?;
+        let voice = match choice.channel {
+            Channel::Sms => None,
+            Channel::Voice => Some(self.voice_base()?),
+        };
+        self.screen(phone, choice.channel)?;
         let core = &self.core;
         let now = core.clock.now();
-        let reserved = self.reserve_send(phone, caller, now).await?;
+        let reserved = self
+            .reserve_send(phone, caller, choice.channel, now)
+            .await?;
         let key = core.keys.phone_key(phone);
         let code = OtpCode::generate(core.config.code_length);
         let hash = core.keys.code_hash(&key, &code);
-        // With a public URL, Plivo reports the message's delivery to it, naming the code's
-        // message by a reference stored with the code.
-        let receipts = core.config.public_base_url.as_deref().map(|base| {
-            let message_ref = MessageRef::generate();
-            let url = status_url(base, &key, &message_ref, phone.country());
-            (message_ref, url)
-        });
+        // With a public URL, Plivo reports an SMS's delivery to it, naming the code's message
+        // by a reference stored with the code.
+        let receipts = core
+            .config
+            .public_base_url
+            .as_deref()
+            .filter(|_| voice.is_none() && core.config.delivery_receipts)
+            .map(|base| {
+                let message_ref = MessageRef::generate();
+                let url = status_url(base, &key, &message_ref, phone.country());
+                (message_ref, url)
+            });
         let message_ref = receipts.as_ref().map(|(r, _)| r);
         let stored = match core.store.store_code(&key, &hash, message_ref, now).await {
             Ok(SendDecision::Stored { previous }) => Ok(previous),
@@ -319,12 +374,25 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
         let previous = reserved.settle(stored).await?;
         let limits = &core.config.limits;
         let language = messages.language(choice.locale.as_ref(), phone.country());
-        let text = messages.render(language, &code, limits.code_ttl, app_hash);
-        drop(code);
-        let (encoding, segments) = segments(text.expose_secret());
-        tracing::info!(language, ?encoding, segments, "sending the code");
-        let status_url = receipts.as_ref().map(|(_, url)| url.as_str());
-        if let Err(sms_error) = self.sms.send(phone, &text, status_url).await {
+        let (sent, segments) = if let Some(base) = voice {
+            let language = Spoken::language_tag(language);
+            let binding = AnswerBinding::new(key.clone(), now);
+            let ticket = core.keys.tickets().seal(&binding, &code, language);
+            drop(code);
+            let url = answer_url(base, &binding, &ticket);
+            tracing::info!(language, "calling with the code");
+            let called = self.sms.call(phone, &url).await;
+            (called.map_err(OtpError::CallFailed), 0)
+        } else {
+            let text = messages.render(language, &code, limits.code_ttl, app_hash);
+            drop(code);
+            let (encoding, segments) = segments(text.expose_secret());
+            tracing::info!(language, ?encoding, segments, "sending the code");
+            let status_url = receipts.as_ref().map(|(_, url)| url.as_str());
+            let sent = self.sms.send(phone, &text, status_url).await;
+            (sent.map_err(OtpError::SmsFailed), segments)
+        };
+        if let Err(failed) = sent {
             let now = core.clock.now();
             let withdrawn = core
                 .store
@@ -332,16 +400,36 @@ impl<S: OtpStore, M: SmsSender> SendOtp<S, M> {
             if let Err(e) = withdrawn.await {
                 tracing::error!(
                     error.message = %chain(&e),
-                    "could not withdraw a code whose sms failed; it expires on its own"
+                    "could not withdraw a code whose sms or call failed; it expires on its own"
                 );
             }
-            return Err(OtpError::SmsFailed(sms_error));
+            return Err(failed);
         }
         Ok(Sent {
             expires_in: limits.code_ttl,
             segments,
+            channel: choice.channel,
         })
     }
+
+    /// The public URL a call's answer is fetched from, when calls are on.
+    fn voice_base(&self) -> Result<&str, OtpError> {
+        match (&self.voice, &self.core.config.public_base_url) {
+            (Some(_), Some(base)) => Ok(base),
+            _ => Err(OtpError::ChannelNotAllowed),
+        }
+    }
+}
+
+/// Where Plivo fetches a call's answer: the answer route under the public base URL, with the
+/// sealed ticket and what it is bound to.
+fn answer_url(base: &str, binding: &AnswerBinding, ticket: &str) -> String {
+    format!(
+        "{base}{ANSWER_CALLBACK_PATH}?k={}&c={}&e={}&t={ticket}",
+        binding.key.as_str(),
+        binding.call_id,
+        binding.expires_at
+    )
 }
 
 /// Where Plivo reports a message's delivery: the status route under the public base URL,
@@ -554,6 +642,16 @@ mod tests {
     }
 
     struct FakeSms(Result<(), u16>);
+
+    impl VoiceCaller for FakeSms {
+        async fn call(&self, _: &PhoneNumber, _: &str) -> Result<(), SmsError> {
+            self.0.map_err(|status| SmsError::Refused {
+                status,
+                api_id: None,
+                error: "refused".into(),
+            })
+        }
+    }
 
     impl SmsSender for FakeSms {
         async fn send(

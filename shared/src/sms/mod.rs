@@ -1,7 +1,9 @@
-//! How a code reaches the user: the [`SmsSender`] the send use case depends on, and its
-//! Plivo implementation.
+//! How a code reaches the user: the [`SmsSender`] and [`VoiceCaller`] the send use case
+//! depends on, their Plivo implementation, the Plivo XML a call speaks, and the signatures of
+//! Plivo's callbacks.
 
 mod plivo;
+pub mod plivo_xml;
 pub mod signature;
 
 use std::future::Future;
@@ -23,7 +25,17 @@ pub trait SmsSender: Send + Sync {
     ) -> impl Future<Output = Result<(), SmsError>> + Send;
 }
 
-/// Why the SMS did not go out.
+/// Places a call that reads a code aloud: the provider fetches what to say from `answer_url`
+/// when the call is answered. Like [`SmsSender`], it owns its retries and time budget.
+pub trait VoiceCaller: Send + Sync {
+    fn call(
+        &self,
+        to: &PhoneNumber,
+        answer_url: &str,
+    ) -> impl Future<Output = Result<(), SmsError>> + Send;
+}
+
+/// Why the SMS (or the call) did not go out.
 #[derive(Debug, thiserror::Error)]
 pub enum SmsError {
     /// Plivo answered with a status that retrying will not change (400, 401, 404, ...).

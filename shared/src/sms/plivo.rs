@@ -1,4 +1,5 @@
-//! [`PlivoSmsSender`]: the SMS channel through Plivo's Message API.
+//! [`PlivoSmsSender`]: the SMS channel through Plivo's Message API, and the voice channel
+//! through its Call API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{SmsError, SmsSender};
+use super::{SmsError, SmsSender, VoiceCaller};
 use crate::config::{PlivoConfig, PlivoLog};
 use crate::domain::PhoneNumber;
 use crate::metrics::{Dependency, timed};
@@ -51,9 +52,11 @@ struct PlivoErrorBody {
     error: Option<serde_json::Value>,
 }
 
+/// Plivo's answer to a message accepted (`message_uuid`) or a call fired (`request_uuid`).
 #[derive(Debug, Deserialize)]
-struct PlivoQueued {
+struct PlivoAccepted {
     message_uuid: Option<Vec<String>>,
+    request_uuid: Option<String>,
 }
 
 /// TLS for Plivo: rustls on aws-lc-rs (the stack the DynamoDB client uses) trusting the
@@ -75,6 +78,9 @@ fn public_roots_tls() -> Result<rustls::ClientConfig, rustls::Error> {
 pub struct PlivoSmsSender {
     http: reqwest::Client,
     message_url: String,
+    call_url: String,
+    /// The caller id of voice calls: a number in E.164, without its `+`.
+    caller_id: Option<String>,
     auth_id: String,
     auth_token: SecretString,
     sender_id: String,
@@ -102,6 +108,11 @@ impl PlivoSmsSender {
         Ok(Self {
             http,
             message_url: format!("{}/v1/Account/{}/Message/", config.api_url, config.auth_id),
+            call_url: format!("{}/v1/Account/{}/Call/", config.api_url, config.auth_id),
+            caller_id: config
+                .caller_id
+                .as_deref()
+                .map(|id| id.trim_start_matches('+').to_owned()),
             auth_id: config.auth_id.clone(),
             auth_token: config.auth_token.clone(),
             sender_id: config.sender_id.clone(),
@@ -120,7 +131,6 @@ impl PlivoSmsSender {
         text: &SecretString,
         status_url: Option<&str>,
     ) -> Result<(), SmsError> {
-        let deadline = Instant::now() + self.retry.total_budget;
         let mut body = serde_json::json!({
             "src": self.sender_id,
             "dst": to.e164(),
@@ -131,15 +141,52 @@ impl PlivoSmsSender {
             body["url"] = url.into();
             body["method"] = "POST".into();
         }
+        let uuid = self.post_with_retries(&self.message_url, &body).await?;
+        tracing::info!(message_uuid = uuid.as_deref(), "sms queued");
+        Ok(())
+    }
+
+    /// Places a call to `to` whose answer Plivo fetches from `answer_url`, with the same
+    /// retries as a message.
+    #[tracing::instrument(name = "plivo_call", skip_all, fields(to = %to))]
+    async fn call_with_retries(&self, to: &PhoneNumber, answer_url: &str) -> Result<(), SmsError> {
+        let Some(caller_id) = &self.caller_id else {
+            return Err(SmsError::Refused {
+                status: 0,
+                api_id: None,
+                error: "no caller id for voice calls (PLIVO_VOICE_CALLER_ID)".to_owned(),
+            });
+        };
+        let body = serde_json::json!({
+            "from": caller_id,
+            "to": to.e164().trim_start_matches('+'),
+            "answer_url": answer_url,
+            "answer_method": "POST",
+            "ring_timeout": 45,
+            "time_limit": 60,
+        });
+        let uuid = self.post_with_retries(&self.call_url, &body).await?;
+        tracing::info!(request_uuid = uuid.as_deref(), "call fired");
+        Ok(())
+    }
+
+    /// POSTs `body` to `url` until Plivo accepts it (its message or request id, when it gave
+    /// one) or the budget is spent.
+    async fn post_with_retries(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<Option<String>, SmsError> {
+        let deadline = Instant::now() + self.retry.total_budget;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = self.retry.attempt_timeout.min(remaining);
-            let last = match self.attempt(&body, timeout).await {
+            let last = match self.attempt(url, body, timeout).await {
                 Attempt::Sent(uuid) => {
-                    tracing::info!(attempt, message_uuid = uuid.as_deref(), "sms queued");
-                    return Ok(());
+                    tracing::debug!(attempt, "accepted");
+                    return Ok(uuid);
                 }
                 Attempt::Fatal(err) => return Err(err),
                 Attempt::Unanswered(last) => {
@@ -167,10 +214,10 @@ impl PlivoSmsSender {
         }
     }
 
-    async fn attempt(&self, body: &serde_json::Value, timeout: Duration) -> Attempt {
+    async fn attempt(&self, url: &str, body: &serde_json::Value, timeout: Duration) -> Attempt {
         let sent = self
             .http
-            .post(&self.message_url)
+            .post(url)
             .basic_auth(&self.auth_id, Some(self.auth_token.expose_secret()))
             .json(body)
             .timeout(timeout)
@@ -190,10 +237,12 @@ impl PlivoSmsSender {
         // Reading the body is bounded by the same per-request timeout.
         let bytes = response.bytes().await.unwrap_or_default();
         if status.is_success() {
-            let uuid = serde_json::from_slice::<PlivoQueued>(&bytes)
-                .ok()
-                .and_then(|q| q.message_uuid)
-                .and_then(|mut ids| ids.pop());
+            let accepted = serde_json::from_slice::<PlivoAccepted>(&bytes).ok();
+            let uuid = accepted.and_then(|a| {
+                a.message_uuid
+                    .and_then(|mut ids| ids.pop())
+                    .or(a.request_uuid)
+            });
             return Attempt::Sent(uuid);
         }
         let parsed = serde_json::from_slice::<PlivoErrorBody>(&bytes).ok();
@@ -219,6 +268,12 @@ impl PlivoSmsSender {
                 error,
             })
         }
+    }
+}
+
+impl VoiceCaller for PlivoSmsSender {
+    async fn call(&self, to: &PhoneNumber, answer_url: &str) -> Result<(), SmsError> {
+        timed(Dependency::Plivo, self.call_with_retries(to, answer_url)).await
     }
 }
 

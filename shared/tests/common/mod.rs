@@ -13,7 +13,7 @@ use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
 use otp_shared::config::{
-    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, messages_from_lookup,
+    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, VoiceConfig, messages_from_lookup,
 };
 use otp_shared::domain::{Caller, ClientIp, CodeLength, OtpCode, PhoneNumber};
 use otp_shared::error::OtpError;
@@ -215,8 +215,13 @@ pub fn message_path() -> String {
     format!("/v1/Account/{PLIVO_AUTH_ID}/Message/")
 }
 
+pub fn call_path() -> String {
+    format!("/v1/Account/{PLIVO_AUTH_ID}/Call/")
+}
+
 impl Plivo {
-    /// Accepts every correctly authenticated message with 202, as Plivo does.
+    /// Accepts every correctly authenticated message with 202, and every call with 201, as
+    /// Plivo does.
     pub async fn accepting() -> Self {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -226,7 +231,30 @@ impl Plivo {
             .respond_with(queued())
             .mount(&server)
             .await;
+        Mock::given(method("POST"))
+            .and(path(call_path()))
+            .and(basic_auth(PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN))
+            .and(header("content-type", "application/json"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+                "api_id": "97ceeb52-58b6-11e1-86da-77300b68f8bb",
+                "message": "call fired",
+                "request_uuid": "75cfbf5c-0d42-11e1-8a1a-1231380bc196",
+            })))
+            .mount(&server)
+            .await;
         Self { server }
+    }
+
+    /// The JSON bodies of every call request received, oldest first.
+    pub async fn calls(&self) -> Vec<serde_json::Value> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == call_path())
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
     }
 
     /// Answers every message with `status` and Plivo's error body.
@@ -470,7 +498,15 @@ impl Stack {
         let sms = PlivoSmsSender::new(&self.plivo.config(), retry).unwrap();
         let config = self.config();
         let messages = messages_from_lookup(self.lookup(), &config).unwrap();
-        SendOtp::new(config, self.store(dynamodb), sms, self.clock.clone()).with_messages(messages)
+        let settings = self.lookup();
+        let voice = Option::<VoiceConfig>::from_lookup(|k| match k {
+            "PLIVO_SENDER_ID" => Some(SENDER.to_owned()),
+            _ => settings(k),
+        })
+        .unwrap();
+        SendOtp::new(config, self.store(dynamodb), sms, self.clock.clone())
+            .with_messages(messages)
+            .with_voice(voice)
     }
 
     /// A new `plivo-callback` instance (the stack's settings must name
@@ -480,14 +516,29 @@ impl Stack {
     }
 
     /// A new `plivo-callback` instance checking signatures with `token`, with this stack's
-    /// settings (and no `OTP_SECRET`: the function never has it).
+    /// settings (and no `OTP_SECRET`: the deployment that records receipts never has it).
     pub fn callbacks_signed_with(&self, token: &str) -> Callbacks<DynamoDbStore> {
+        self.callback_instance(token, None)
+    }
+
+    /// A new instance of the function that answers calls: the callback binary with
+    /// `OTP_SECRET`, as the template's PlivoAnswerFunction runs it.
+    pub fn answerer(&self) -> Callbacks<DynamoDbStore> {
+        self.answerer_signed_with(PLIVO_AUTH_TOKEN)
+    }
+
+    /// [`answerer`](Self::answerer), checking signatures with `token`.
+    pub fn answerer_signed_with(&self, token: &str) -> Callbacks<DynamoDbStore> {
+        self.callback_instance(token, Some(SECRET))
+    }
+
+    fn callback_instance(&self, token: &str, secret: Option<&str>) -> Callbacks<DynamoDbStore> {
         let settings = self.lookup();
         let table = self.table.clone();
         let callback = CallbackConfig::from_lookup(|k| match k {
             "PLIVO_AUTH_TOKEN" => Some(token.to_owned()),
             "OTP_TABLE_NAME" => Some(table.clone()),
-            "OTP_SECRET" => panic!("the callback function reads OTP_SECRET"),
+            "OTP_SECRET" => secret.map(str::to_owned),
             _ => settings(k),
         })
         .unwrap();
@@ -672,4 +723,101 @@ impl LogBuffer {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+}
+
+/// How a test callback is signed.
+pub enum Signing<'a> {
+    None,
+    V3 {
+        token: &'a str,
+        nonce: &'a str,
+    },
+    V2 {
+        token: &'a str,
+        nonce: &'a str,
+    },
+    /// A V3 signature computed over another URL than the one posted to.
+    V3Over {
+        url: &'a str,
+    },
+    /// Both signatures, as Plivo may send them.
+    Both {
+        v3_nonce: &'a str,
+        v2_nonce: &'a str,
+    },
+}
+
+/// A POST of `form` to `url` (a public URL given to Plivo) as API Gateway hands it to the
+/// function: on its own host, which
+/// is not the public one Plivo signed.
+pub fn callback(url: &str, form: &[(&str, &str)], signing: Signing<'_>) -> lambda_http::Request {
+    let path_and_query = &url[url.find("://").map_or(0, |i| i + 3)..];
+    let path_and_query = &path_and_query[path_and_query.find('/').unwrap_or(0)..];
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let owned: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut headers = serde_json::json!({
+        "content-type": "application/x-www-form-urlencoded",
+        "host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "PlivoHTTP",
+    });
+    match signing {
+        Signing::None => {}
+        Signing::V3 { token, nonce } => {
+            headers["x-plivo-signature-v3"] =
+                otp_shared::sms::signature::sign_v3(token, "POST", url, &owned, nonce).into();
+            headers["x-plivo-signature-v3-nonce"] = nonce.into();
+        }
+        Signing::V2 { token, nonce } => {
+            headers["x-plivo-signature-v2"] =
+                otp_shared::sms::signature::sign_v2(token, url, nonce).into();
+            headers["x-plivo-signature-v2-nonce"] = nonce.into();
+        }
+        Signing::Both { v3_nonce, v2_nonce } => {
+            headers["x-plivo-signature-v3"] = otp_shared::sms::signature::sign_v3(
+                PLIVO_AUTH_TOKEN,
+                "POST",
+                url,
+                &owned,
+                v3_nonce,
+            )
+            .into();
+            headers["x-plivo-signature-v3-nonce"] = v3_nonce.into();
+            headers["x-plivo-signature-v2"] =
+                otp_shared::sms::signature::sign_v2(PLIVO_AUTH_TOKEN, url, v2_nonce).into();
+            headers["x-plivo-signature-v2-nonce"] = v2_nonce.into();
+        }
+        Signing::V3Over { url } => {
+            headers["x-plivo-signature-v3"] =
+                otp_shared::sms::signature::sign_v3(PLIVO_AUTH_TOKEN, "POST", url, &owned, "n1")
+                    .into();
+            headers["x-plivo-signature-v3-nonce"] = "n1".into();
+        }
+    }
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /plivo/callback/status",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "192.0.2.50", "userAgent": "PlivoHTTP"},
+            "requestId": "cb", "routeKey": "POST /plivo/callback/status",
+            "stage": "$default", "time": "27/Nov/2026:19:03:58 +0000", "timeEpoch": 1795633438390u64
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
 }
