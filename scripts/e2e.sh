@@ -116,6 +116,8 @@ for _ in $(seq 1 600); do
 done
 said=$(spoken)
 echo "     the call says: $said"
+check "the call asked for a 1 before saying anything" yes "$(curl -sf "$sandbox/calls" | python3 -c 'import json, sys; c = [c for c in json.load(sys.stdin) if c["to"] == "14155550177"][-1]; print("yes" if "1" in c["prompt"] and not any(d in c["prompt"] for d in "023456789") else c["prompt"])')"
+check "the hangup notice to the answer URL" 200 "$(curl -sf "$sandbox/calls" | python3 -c 'import json, sys; print([c for c in json.load(sys.stdin) if c["to"] == "14155550177"][-1]["hangup"])')"
 call_code=$(echo "$said" | python3 -c 'import re, sys; runs = ["".join(re.findall(r"\d", m)) for m in re.findall(r"\d(?:, \d)+\.", sys.stdin.read())]; print(runs[0] if len(runs) == 2 and runs[0] == runs[1] else "")')
 check "the call speaks six digits, twice, in German" yes "$([ ${#call_code} -eq 6 ] && echo "$said" | grep -q 'Bestätigungscode' && echo yes)"
 check "the code from the call verifies" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/verify-otp" \

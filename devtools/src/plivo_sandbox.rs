@@ -5,7 +5,8 @@
 //! with `X-Plivo-Signature-V3` (listed with the answers at `GET /reports`; its own implementation of Plivo's scheme, apart from the
 //! service's, so the two check each other). It takes calls too (the Call API): it places
 //! none, but fetches the call's answer URL as Plivo does when a call is answered, signed the
-//! same way, and prints what the call would say (listed at `GET /calls`). Nothing leaves the
+//! same way, presses 1 at its prompt, prints what the call would say, and posts the hangup
+//! (listed at `GET /calls`). Nothing leaves the
 //! machine.
 
 use std::net::SocketAddr;
@@ -56,10 +57,14 @@ pub struct Call {
     pub to: String,
     pub request_uuid: String,
     pub answer_url: String,
-    /// The HTTP status the answer URL was fetched with (0: no answer).
+    /// What the call said first (the prompt to press a key).
+    pub prompt: String,
+    /// The HTTP status of the fetch that speaks the code (0: no answer).
     pub answer: u16,
-    /// The words of the answer's `<Speak>` elements, in order, joined by spaces.
+    /// The words of that answer's `<Speak>` elements, in order, joined by spaces.
     pub spoken: String,
+    /// The HTTP status the hangup notice was answered with.
+    pub hangup: u16,
 }
 
 /// The text of each `<Speak ...>...</Speak>` of Plivo XML, unescaped, joined by spaces.
@@ -84,48 +89,86 @@ fn spoken_text(xml: &str) -> String {
     words.join(" ")
 }
 
-/// Fetches a call's answer URL as Plivo does once the call is answered: a form POST, signed.
-async fn answer_call(
-    sandbox: Sandbox,
-    answer_url: String,
-    to: String,
-    from: String,
-    request_uuid: String,
-) {
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let call_uuid = uuid();
-    let form = [
-        ("CallUUID", call_uuid.as_str()),
-        ("RequestUUID", request_uuid.as_str()),
-        ("From", from.as_str()),
-        ("To", to.as_str()),
-        ("Direction", "outbound"),
-        ("CallStatus", "in-progress"),
-        ("Event", "StartApp"),
-    ];
-    let sent = post_signed(&sandbox, &answer_url, &form).await;
-    let (answer, spoken) = match sent {
+/// An answer's text and the HTTP status it came with (0: no answer).
+async fn fetched(sent: reqwest::Result<reqwest::Response>) -> (u16, String) {
+    match sent {
         Ok(response) => {
-            let answer = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            let spoken = if answer == 200 {
-                spoken_text(&text)
-            } else {
-                String::new()
-            };
-            (answer, spoken)
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
         }
         Err(_) => (0, String::new()),
+    }
+}
+
+/// The `action` of a Plivo XML `<GetDigits>`, unescaped.
+fn get_digits_action(xml: &str) -> Option<String> {
+    let after = &xml[xml.find("<GetDigits")?..];
+    let start = after.find("action=\"")? + "action=\"".len();
+    let end = start + after[start..].find('"')?;
+    Some(after[start..end].replace("&amp;", "&"))
+}
+
+/// Answers a call as Plivo does once someone picks up: fetches the answer URL (signed); at a
+/// prompt for a key, presses 1 and posts it to the prompt's action (signed); then posts the
+/// hangup to the hangup URL (signed), as Plivo does when the call ends.
+async fn answer_call(sandbox: Sandbox, call: Value, request_uuid: String) {
+    let field = |name: &str| call[name].as_str().unwrap_or_default().to_owned();
+    let (answer_url, to, from) = (field("answer_url"), field("to"), field("from"));
+    let hangup_url = call["hangup_url"]
+        .as_str()
+        .unwrap_or(&answer_url)
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let call_uuid = uuid();
+    let form = |extra: &[(&'static str, &'static str)], status: &'static str| {
+        let mut form = vec![
+            ("CallUUID", call_uuid.clone()),
+            ("RequestUUID", request_uuid.clone()),
+            ("From", from.clone()),
+            ("To", to.clone()),
+            ("Direction", "outbound".to_owned()),
+            ("CallStatus", status.to_owned()),
+        ];
+        form.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        form
     };
+    let post = |url: String, form: Vec<(&'static str, String)>| {
+        let sandbox = sandbox.clone();
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            fetched(post_signed(&sandbox, &url, &form).await).await
+        }
+    };
+    let (mut answer, mut xml) = post(
+        answer_url.clone(),
+        form(&[("Event", "StartApp")], "in-progress"),
+    )
+    .await;
+    let prompt = spoken_text(&xml);
+    if answer == 200
+        && let Some(action) = get_digits_action(&xml)
+    {
+        (answer, xml) = post(action, form(&[("Digits", "1")], "in-progress")).await;
+    }
+    let spoken = if answer == 200 {
+        spoken_text(&xml)
+    } else {
+        String::new()
+    };
+    let (hangup, _) = post(hangup_url, form(&[("Event", "Hangup")], "completed")).await;
     if sandbox.print {
-        println!("[plivo sandbox] call to +{to} answered (HTTP {answer}); it says: {spoken}");
+        println!(
+            "[plivo sandbox] call to +{to} answered: \"{prompt}\"; pressed 1 (HTTP {answer}); it says: {spoken}; hung up (HTTP {hangup})"
+        );
     }
     sandbox.calls.lock().expect("not poisoned").push(Call {
         to,
         request_uuid,
         answer_url,
+        prompt,
         answer,
         spoken,
+        hangup,
     });
 }
 
@@ -156,15 +199,7 @@ async fn make_call(
         return plivo_error(StatusCode::BAD_REQUEST, "invalid to parameter");
     }
     let request_uuid = uuid();
-    let answer_url = call["answer_url"].as_str().unwrap_or_default().to_owned();
-    let from = call["from"].as_str().unwrap_or_default().to_owned();
-    tokio::spawn(answer_call(
-        sandbox.clone(),
-        answer_url,
-        to,
-        from,
-        request_uuid.clone(),
-    ));
+    tokio::spawn(answer_call(sandbox.clone(), call, request_uuid.clone()));
     (
         StatusCode::CREATED,
         Json(json!({

@@ -239,9 +239,14 @@ async fn a_voice_call_through_the_binaries() {
         .unwrap()
         .1;
     let (path, query) = placed.answer_url[base.len()..].split_once('?').unwrap();
-    let form = vec![("CallUUID".to_owned(), "x".to_owned())];
+    // The caller pressed 1 at the prompt.
+    let form: Vec<(String, String)> = [("CallUUID", "x"), ("To", "14155552671"), ("Digits", "1")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let fetch = || {
-        let mut event = http_api_event("POST", path, "CallUUID=x", "18.215.142.48");
+        let body = "CallUUID=x&To=14155552671&Digits=1";
+        let mut event = http_api_event("POST", path, body, "18.215.142.48");
         event["rawQueryString"] = query.into();
         event["headers"]["content-type"] = "application/x-www-form-urlencoded".into();
         let signature =

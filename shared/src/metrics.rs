@@ -130,6 +130,9 @@ pub(crate) struct Facts {
     pub(crate) delivery_error: Option<u32>,
     /// How a code sent went out.
     pub(crate) channel: Option<Channel>,
+    /// The outcome to record instead of the operation's own name for a success (an answer
+    /// can prompt, speak, meet a machine or a hangup).
+    pub(crate) outcome: Option<&'static str>,
 }
 
 type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -219,7 +222,10 @@ impl Metrics {
             };
             let record = Record {
                 operation,
-                outcome: outcome(&result, operation),
+                outcome: match (&result, facts.outcome) {
+                    (Ok(_), Some(named)) => named,
+                    _ => outcome(&result, operation),
+                },
                 limit,
                 facts,
                 latency: start.elapsed(),

@@ -23,14 +23,23 @@ fn by_voice() -> MessageChoice {
     }
 }
 
-fn signed(url: &str, nonce: &str) -> otp_shared::lambda_http::Request {
-    let form = [
+/// Plivo's signed fetch of an answer URL for a call to `to` (digits), with the key pressed.
+fn fetch(
+    url: &str,
+    to: &str,
+    pressed: Option<&str>,
+    nonce: &str,
+) -> otp_shared::lambda_http::Request {
+    let mut form = vec![
         ("CallUUID", "2bd4a8f6-2b2d-4d7e-9f8a-5b8f3c8b1a11"),
         ("From", "14155550100"),
-        ("To", "14155551001"),
+        ("To", to),
         ("Direction", "outbound"),
         ("CallStatus", "in-progress"),
     ];
+    if let Some(digits) = pressed {
+        form.push(("Digits", digits));
+    }
     callback(
         url,
         &form,
@@ -39,6 +48,11 @@ fn signed(url: &str, nonce: &str) -> otp_shared::lambda_http::Request {
             nonce,
         },
     )
+}
+
+/// The fetch after the caller pressed 1.
+fn signed(url: &str, nonce: &str) -> otp_shared::lambda_http::Request {
+    fetch(url, "14155551001", Some("1"), nonce)
 }
 
 fn text(response: &Response<Body>) -> String {
@@ -81,6 +95,18 @@ async fn a_call_speaks_the_code_digit_by_digit_twice_and_the_code_verifies() {
     assert_eq!(calls[0]["from"], "14155550100");
     let url = answer_url(&stack).await;
     assert!(url.starts_with("https://otp.example.com/plivo/callback/answer?k="));
+
+    // Answered: first only the prompt to press 1, in the message's language, posting back to
+    // the same URL; no digit of the code.
+    let prompt = plivo_callback(&stack.answerer(), fetch(&url, "14155551001", None, "p")).await;
+    assert_eq!(prompt.status(), 200, "{}", text(&prompt));
+    let prompt = text(&prompt);
+    assert!(
+        prompt.contains("<GetDigits") && prompt.contains("Appuyez sur 1"),
+        "{prompt}"
+    );
+    assert!(prompt.contains(&url.replace('&', "&amp;")), "{prompt}");
+    assert!(spoken_codes(&prompt).iter().all(|d| d == "1"), "{prompt}");
 
     let answer = plivo_callback(&stack.answerer(), signed(&url, "n1")).await;
     assert_eq!(answer.status(), 200, "{}", text(&answer));
@@ -149,7 +175,7 @@ async fn an_answer_url_speaks_once_only_while_fresh_intact_and_signed() {
         swapped("k", &"a".repeat(64)),
     ];
     for forged in &forged {
-        refused(&plivo_callback(&answerer, signed(forged, "f")).await);
+        refused(&plivo_callback(&answerer, fetch(forged, "14155551002", Some("1"), "f")).await);
     }
     // Unsigned, or signed with another token.
     let form = [("CallUUID", "x")];
@@ -159,14 +185,81 @@ async fn an_answer_url_speaks_once_only_while_fresh_intact_and_signed() {
         nonce: "n",
     };
     refused(&plivo_callback(&answerer, callback(&url, &form, other)).await);
+    // V2 signs neither the query nor the body: any V2 pair would fetch any answer URL, so an
+    // answer takes V3 alone.
+    let v2 = Signing::V2 {
+        token: PLIVO_AUTH_TOKEN,
+        nonce: "v2",
+    };
+    refused(&plivo_callback(&answerer, callback(&url, &form, v2)).await);
+    // For another number than the one called.
+    refused(&plivo_callback(&answerer, fetch(&url, "14155551009", Some("1"), "o")).await);
+    // A machine, or the hangup notice Plivo posts to the same URL: nothing said, and the
+    // call's 1 is still to come.
+    let machine = {
+        let form = [
+            ("To", "14155551002"),
+            ("CallStatus", "in-progress"),
+            ("Machine", "true"),
+        ];
+        plivo_callback(
+            &answerer,
+            callback(
+                &url,
+                &form,
+                Signing::V3 {
+                    token: PLIVO_AUTH_TOKEN,
+                    nonce: "m",
+                },
+            ),
+        )
+        .await
+    };
+    assert_eq!(machine.status(), 200);
+    assert!(text(&machine).contains("<Hangup/>") && !text(&machine).contains("Speak"));
+    let hangup = {
+        let form = [
+            ("To", "14155551002"),
+            ("CallStatus", "completed"),
+            ("Event", "Hangup"),
+        ];
+        plivo_callback(
+            &answerer,
+            callback(
+                &url,
+                &form,
+                Signing::V3 {
+                    token: PLIVO_AUTH_TOKEN,
+                    nonce: "h",
+                },
+            ),
+        )
+        .await
+    };
+    assert_eq!(hangup.status(), 200);
+    assert!(!text(&hangup).contains("Speak"));
     // Where the callback function has no OTP_SECRET (receipts only), there is no answer.
-    let receipts_only = plivo_callback(&stack.callbacks(), signed(&url, "r")).await;
+    let receipts_only = plivo_callback(
+        &stack.callbacks(),
+        fetch(&url, "14155551002", Some("1"), "r"),
+    )
+    .await;
     assert_eq!(receipts_only.status(), 404, "{}", text(&receipts_only));
-    // The real one, once.
-    let first = plivo_callback(&answerer, signed(&url, "n1")).await;
+    // Prompts spend nothing; the real 1, once.
+    for nonce in ["p1", "p2"] {
+        let prompt = plivo_callback(&answerer, fetch(&url, "14155551002", None, nonce)).await;
+        assert!(text(&prompt).contains("<GetDigits"));
+    }
+    let first = plivo_callback(&answerer, fetch(&url, "14155551002", Some("1"), "n1")).await;
     assert_eq!(first.status(), 200, "{}", text(&first));
-    refused(&plivo_callback(&answerer, signed(&url, "n2")).await);
-    refused(&plivo_callback(&stack.answerer(), signed(&url, "n3")).await);
+    refused(&plivo_callback(&answerer, fetch(&url, "14155551002", Some("1"), "n2")).await);
+    refused(
+        &plivo_callback(
+            &stack.answerer(),
+            fetch(&url, "14155551002", Some("1"), "n3"),
+        )
+        .await,
+    );
 
     // Expired: a call answered after the ticket's three minutes says nothing.
     stack.clock.advance(60);
@@ -177,7 +270,7 @@ async fn an_answer_url_speaks_once_only_while_fresh_intact_and_signed() {
         .unwrap();
     let late = answer_url(&stack).await;
     stack.clock.advance(otp_shared::domain::ANSWER_TTL);
-    let response = plivo_callback(&answerer, signed(&late, "n4")).await;
+    let response = plivo_callback(&answerer, fetch(&late, "14155551002", Some("1"), "n4")).await;
     refused(&response);
     assert!(text(&response).contains("expired"));
 }

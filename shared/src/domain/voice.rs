@@ -26,14 +26,16 @@ impl Channel {
     }
 }
 
-/// What a call says, in one language: the text-to-speech language, the words before the code
-/// and the words before it is repeated.
+/// What a call says, in one language: the text-to-speech language, the prompt to press 1,
+/// the words before the code and the words before it is repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spoken {
     /// The language as Plivo's `<Speak language>` names it.
     pub speech_language: &'static str,
     pub intro: &'static str,
     pub again: &'static str,
+    /// The prompt to press 1 before the code is read (no machine presses a key).
+    pub press: &'static str,
 }
 
 /// The spoken words per language of the SMS texts (`shared/messages/texts.txt`), for the
@@ -41,58 +43,170 @@ pub struct Spoken {
 const SPOKEN: &[(&str, Spoken)] = &[
     (
         "en",
-        spoken("en-US", "Your verification code is", "Once again"),
+        spoken(
+            "en-US",
+            "Your verification code is",
+            "Once again",
+            "Press 1 to hear your verification code.",
+        ),
     ),
     (
         "es",
-        spoken("es-ES", "Su código de verificación es", "Repito"),
+        spoken(
+            "es-ES",
+            "Su código de verificación es",
+            "Repito",
+            "Pulse 1 para escuchar su código de verificación.",
+        ),
     ),
     (
         "pt",
-        spoken("pt-PT", "O seu código de verificação é", "Repito"),
+        spoken(
+            "pt-PT",
+            "O seu código de verificação é",
+            "Repito",
+            "Prima 1 para ouvir o seu código de verificação.",
+        ),
     ),
     (
         "pt-BR",
-        spoken("pt-BR", "Seu código de verificação é", "Repetindo"),
+        spoken(
+            "pt-BR",
+            "Seu código de verificação é",
+            "Repetindo",
+            "Pressione 1 para ouvir seu código de verificação.",
+        ),
     ),
     (
         "fr",
-        spoken("fr-FR", "Votre code de vérification est", "Je répète"),
+        spoken(
+            "fr-FR",
+            "Votre code de vérification est",
+            "Je répète",
+            "Appuyez sur 1 pour entendre votre code de vérification.",
+        ),
     ),
     (
         "de",
-        spoken("de-DE", "Ihr Bestätigungscode lautet", "Noch einmal"),
+        spoken(
+            "de-DE",
+            "Ihr Bestätigungscode lautet",
+            "Noch einmal",
+            "Drücken Sie die 1, um Ihren Bestätigungscode zu hören.",
+        ),
     ),
     (
         "it",
-        spoken("it-IT", "Il tuo codice di verifica è", "Ripeto"),
+        spoken(
+            "it-IT",
+            "Il tuo codice di verifica è",
+            "Ripeto",
+            "Premi 1 per ascoltare il tuo codice di verifica.",
+        ),
     ),
-    ("nl", spoken("nl-NL", "Uw verificatiecode is", "Nogmaals")),
+    (
+        "nl",
+        spoken(
+            "nl-NL",
+            "Uw verificatiecode is",
+            "Nogmaals",
+            "Druk op 1 om uw verificatiecode te horen.",
+        ),
+    ),
     (
         "pl",
-        spoken("pl-PL", "Twój kod weryfikacyjny to", "Powtarzam"),
+        spoken(
+            "pl-PL",
+            "Twój kod weryfikacyjny to",
+            "Powtarzam",
+            "Naciśnij 1, aby usłyszeć kod weryfikacyjny.",
+        ),
     ),
-    ("ru", spoken("ru-RU", "Ваш код подтверждения", "Повторяю")),
+    (
+        "ru",
+        spoken(
+            "ru-RU",
+            "Ваш код подтверждения",
+            "Повторяю",
+            "Нажмите 1, чтобы прослушать код подтверждения.",
+        ),
+    ),
     (
         "tr",
-        spoken("tr-TR", "Doğrulama kodunuz", "Tekrar ediyorum"),
+        spoken(
+            "tr-TR",
+            "Doğrulama kodunuz",
+            "Tekrar ediyorum",
+            "Doğrulama kodunuzu dinlemek için 1'e basın.",
+        ),
     ),
-    ("ar", spoken("arb", "رمز التحقق الخاص بك هو", "أكرر")),
-    ("hi", spoken("hi-IN", "आपका सत्यापन कोड है", "फिर से")),
-    ("ja", spoken("ja-JP", "認証コードは", "もう一度")),
-    ("ko", spoken("ko-KR", "인증번호는", "다시 한 번")),
-    ("zh-CN", spoken("cmn-CN", "您的验证码是", "再说一遍")),
+    (
+        "ar",
+        spoken(
+            "arb",
+            "رمز التحقق الخاص بك هو",
+            "أكرر",
+            "اضغط 1 لسماع رمز التحقق.",
+        ),
+    ),
+    (
+        "hi",
+        spoken(
+            "hi-IN",
+            "आपका सत्यापन कोड है",
+            "फिर से",
+            "अपना सत्यापन कोड सुनने के लिए 1 दबाएँ।",
+        ),
+    ),
+    (
+        "ja",
+        spoken(
+            "ja-JP",
+            "認証コードは",
+            "もう一度",
+            "認証コードを聞くには1を押してください。",
+        ),
+    ),
+    (
+        "ko",
+        spoken(
+            "ko-KR",
+            "인증번호는",
+            "다시 한 번",
+            "인증번호를 들으시려면 1번을 누르세요.",
+        ),
+    ),
+    (
+        "zh-CN",
+        spoken(
+            "cmn-CN",
+            "您的验证码是",
+            "再说一遍",
+            "请按1收听您的验证码。",
+        ),
+    ),
     (
         "sv",
-        spoken("sv-SE", "Din verifieringskod är", "Jag upprepar"),
+        spoken(
+            "sv-SE",
+            "Din verifieringskod är",
+            "Jag upprepar",
+            "Tryck 1 för att höra din verifieringskod.",
+        ),
     ),
 ];
 
-const fn spoken(speech_language: &'static str, intro: &'static str, again: &'static str) -> Spoken {
+const fn spoken(
+    speech_language: &'static str,
+    intro: &'static str,
+    again: &'static str,
+    press: &'static str,
+) -> Spoken {
     Spoken {
         speech_language,
         intro,
         again,
+        press,
     }
 }
 

@@ -7,7 +7,7 @@
 
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, Response};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::error::OtpError;
 use crate::metrics::{Facts, Operation};
-use crate::service::{Callbacks, Recorded, StatusReport};
+use crate::service::{AnswerFetch, AnswerStep, Callbacks, Recorded, StatusReport};
 use crate::sms::plivo_xml;
 use crate::sms::signature::{self, Signatures};
 use crate::store::ReceiptStore;
@@ -72,12 +72,23 @@ fn pairs(text: &[u8]) -> Params {
         .collect()
 }
 
+/// Which of Plivo's signatures a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepted {
+    /// V3, or V2 where V3 is absent (Plivo's message callbacks may carry V2 only).
+    V3OrV2,
+    /// V3 alone: V2 signs neither the query nor the body, so a V2 pair from any request to a
+    /// route would be good for any query on it (any answer URL).
+    V3Only,
+}
+
 /// Checks a callback's size and signature, for the route at `path`; the form parameters and
 /// query parameters of a request Plivo signed.
 fn signed_parameters<S: ReceiptStore>(
     app: &Callbacks<S>,
     req: &Request,
     path: &str,
+    accepted: Accepted,
 ) -> Result<(Params, Params), OtpError> {
     if req.method() != Method::POST {
         return Err(invalid("only POST is supported"));
@@ -96,7 +107,11 @@ fn signed_parameters<S: ReceiptStore>(
     }
     let form = pairs(body);
     let token = app.auth_token().expose_secret();
-    if !signature::verify(token, "POST", &url, &form, signatures(req)) {
+    let mut signed = signatures(req);
+    if accepted == Accepted::V3Only {
+        signed.v2 = None;
+    }
+    if !signature::verify(token, "POST", &url, &form, signed) {
         tracing::warn!(
             v3 = signatures(req).v3.is_some(),
             v2 = signatures(req).v2.is_some(),
@@ -186,7 +201,8 @@ async fn status_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> R
     let work = app.metrics().measure(Operation::Receipt, async {
         let mut facts = Facts::default();
         let result = async {
-            let (form, query) = signed_parameters(app, &req, STATUS_CALLBACK_PATH)?;
+            let (form, query) =
+                signed_parameters(app, &req, STATUS_CALLBACK_PATH, Accepted::V3OrV2)?;
             let report = status_report(&req, &form, &query)?;
             facts.region = report.region;
             let message = match app.status(&report).await? {
@@ -233,19 +249,48 @@ fn answer_request(query: &[(String, String)]) -> Result<(AnswerBinding, String),
 }
 
 /// `POST /plivo/callback/answer?k=...&c=...&e=...&t=...`, as Plivo fetches it when the call is
-/// answered: Plivo XML that reads the code, digit by digit, twice. Signed by Plivo, unexpired
-/// and the first fetch of its call, or 403 and nothing said; XML is never logged.
+/// answered (and posts to it again with the key pressed, and at hangup): Plivo XML that asks
+/// for a 1, then reads the code, digit by digit, twice. Signed by Plivo with V3, unexpired,
+/// for the number called and the first 1 of its call, or 403 and nothing said; XML is never
+/// logged.
 async fn answer_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
     let span = tracing::info_span!("plivo_answer");
     let work = app.metrics().measure(Operation::Answer, async {
+        let mut facts = Facts::default();
         let result = async {
-            let (_, query) = signed_parameters(app, &req, ANSWER_CALLBACK_PATH)?;
+            let (form, query) =
+                signed_parameters(app, &req, ANSWER_CALLBACK_PATH, Accepted::V3Only)?;
             let (binding, ticket) = answer_request(&query)?;
-            let answer = app.answer(&binding, &ticket).await?;
-            Ok(plivo_xml::speak_code(&answer.code, &answer.language))
+            let status = single(&form, "CallStatus");
+            let fetch = AnswerFetch {
+                to: single(&form, "To").map(str::to_owned),
+                pressed: single(&form, "Digits").map(str::to_owned),
+                machine: single(&form, "Machine") == Some("true"),
+                ended: single(&form, "Event") == Some("Hangup")
+                    || status.is_some_and(|s| s != "in-progress"),
+            };
+            let step = app.answer(&binding, &ticket, &fetch).await?;
+            let (outcome, xml) = match step {
+                AnswerStep::Prompt { language } => {
+                    let again = format!(
+                        "{}{ANSWER_CALLBACK_PATH}?{}",
+                        app.public_base_url(),
+                        req.uri().query().unwrap_or_default()
+                    );
+                    ("Prompted", plivo_xml::press_one(&again, &language))
+                }
+                AnswerStep::Speak(answer) => (
+                    "Spoken",
+                    plivo_xml::speak_code(&answer.code, &answer.language),
+                ),
+                AnswerStep::Machine => ("Machine", SecretString::from(plivo_xml::HANG_UP)),
+                AnswerStep::Ended => ("Ended", SecretString::from(plivo_xml::NOTHING)),
+            };
+            facts.outcome = Some(outcome);
+            Ok(xml)
         }
         .await;
-        (result, Facts::default())
+        (result, facts)
     });
     let result = work.instrument(span.clone()).await;
     span.in_scope(|| match result {

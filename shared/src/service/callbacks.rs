@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use crate::clock::Clock;
 use crate::config::CallbackConfig;
 use crate::domain::{
-    ANSWER_TTL, Answer, AnswerBinding, DeliveryOutcome, Keyring, MessageRef, PhoneKey, Receipt,
-    Region, TicketError, mask_digits,
+    ANSWER_TTL, Answer, AnswerBinding, DeliveryOutcome, Keyring, MessageRef, PhoneKey, PhoneNumber,
+    Receipt, Region, TicketError, mask_digits,
 };
 use crate::error::OtpError;
 use crate::metrics::Metrics;
@@ -39,6 +39,33 @@ pub struct StatusReport {
     /// V2 signs the URL and the nonce but no body, so the nonce is spent before anything is
     /// recorded: its signature cannot carry another body.
     pub v2_nonce: Option<String>,
+}
+
+/// What Plivo's signed request to an answer URL says about the call.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerFetch {
+    /// The number called, as Plivo reports it (`To`).
+    pub to: Option<String>,
+    /// The key pressed at the prompt (`Digits`).
+    pub pressed: Option<String>,
+    /// Plivo's machine detection found an answering machine (`Machine=true`).
+    pub machine: bool,
+    /// The call is over (`Event=Hangup`, or a `CallStatus` other than `in-progress`): the
+    /// hangup notice Plivo posts to the same URL.
+    pub ended: bool,
+}
+
+/// What a call says next.
+#[derive(Debug)]
+pub enum AnswerStep {
+    /// The prompt to press 1, in the ticket's language.
+    Prompt { language: String },
+    /// The code, in its language.
+    Speak(Answer),
+    /// A machine answered: nothing.
+    Machine,
+    /// The call is over: nothing to say.
+    Ended,
 }
 
 /// What became of a report.
@@ -157,11 +184,25 @@ impl<S: ReceiptStore> Callbacks<S> {
         Ok(Recorded::Current(outcome))
     }
 
-    /// Opens a call's answer ticket: the code and language to speak, once. Expired,
-    /// tampered with, made for another call or number, or fetched before: refused, and the
-    /// call says nothing. Only the deployment holding `OTP_SECRET` answers calls.
-    pub async fn answer(&self, binding: &AnswerBinding, ticket: &str) -> Result<Answer, OtpError> {
+    /// What a call says at `fetch`: nothing once it has ended or reached a machine; until a
+    /// key is pressed, only the prompt to press 1 (so a voicemail box never records the
+    /// code); on a 1, the code, once. Expired, tampered with, made for another call or for
+    /// another number than the one called, or spoken before: refused, and the call says
+    /// nothing. Only the deployment holding `OTP_SECRET` answers calls.
+    pub async fn answer(
+        &self,
+        binding: &AnswerBinding,
+        ticket: &str,
+        fetch: &AnswerFetch,
+    ) -> Result<AnswerStep, OtpError> {
         let keys = self.keys.as_ref().ok_or(OtpError::NotFound)?;
+        if fetch.ended {
+            return Ok(AnswerStep::Ended);
+        }
+        if fetch.machine {
+            tracing::info!("a machine answered the call; nothing said");
+            return Ok(AnswerStep::Machine);
+        }
         let now = self.clock.now();
         let answer = keys.tickets().open(binding, ticket, now).map_err(|e| {
             tracing::warn!(reason = %e, "answer refused");
@@ -172,11 +213,25 @@ impl<S: ReceiptStore> Callbacks<S> {
                 }
             }
         })?;
+        // Plivo says whom it called; it must be the number the ticket was sealed for.
+        let called = fetch
+            .to
+            .as_deref()
+            .and_then(|to| PhoneNumber::parse(&format!("+{}", to.trim_start_matches('+'))).ok());
+        if called.is_none_or(|to| keys.phone_key(&to) != binding.key) {
+            tracing::warn!("an answer fetched for another number than the one called; refused");
+            return Err(OtpError::Forbidden("The answer URL is not for this call"));
+        }
+        if fetch.pressed.as_deref() != Some("1") {
+            return Ok(AnswerStep::Prompt {
+                language: answer.language,
+            });
+        }
         let call = format!("answer:{}", binding.call_id);
         if !self.store.first_sighting(&call, now + ANSWER_TTL).await? {
             tracing::warn!("an answer URL fetched again; refused");
             return Err(OtpError::Forbidden("This call was already answered"));
         }
-        Ok(answer)
+        Ok(AnswerStep::Speak(answer))
     }
 }

@@ -4,7 +4,7 @@
 
 mod callbacks;
 
-pub use callbacks::{Callbacks, Recorded, StatusReport};
+pub use callbacks::{AnswerFetch, AnswerStep, Callbacks, Recorded, StatusReport};
 
 use std::sync::Arc;
 

@@ -162,8 +162,14 @@ impl PlivoSmsSender {
             "to": to.e164().trim_start_matches('+'),
             "answer_url": answer_url,
             "answer_method": "POST",
+            // Plivo posts the hangup to the answer URL too; named here so it is plain that
+            // the answer route is told when the call ends (and then says nothing).
+            "hangup_url": answer_url,
+            "hangup_method": "POST",
+            // An answering machine is hung up on; the prompt to press 1 covers the rest.
+            "machine_detection": "hangup",
             "ring_timeout": 45,
-            "time_limit": 60,
+            "time_limit": 90,
         });
         let uuid = self.post_with_retries(&self.call_url, &body).await?;
         tracing::info!(request_uuid = uuid.as_deref(), "call fired");

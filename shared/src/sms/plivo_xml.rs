@@ -40,6 +40,28 @@ pub fn speak_code(code: &SecretString, language: &str) -> SecretString {
     ))
 }
 
+/// The answer that asks for a 1 before anything is said, posting the key to `action` (the
+/// same answer URL): a voicemail box or a machine presses nothing, so never records the code.
+pub fn press_one(action: &str, language: &str) -> SecretString {
+    let spoken = Spoken::for_language(language);
+    SecretString::from(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <Response>\
+         <GetDigits action=\"{}\" method=\"POST\" numDigits=\"1\" validDigits=\"1\" \
+         timeout=\"10\" retries=\"2\" log=\"false\">\
+         <Speak language=\"{}\">{}</Speak>\
+         </GetDigits>\
+         <Hangup/>\
+         </Response>",
+        escape(action),
+        escape(spoken.speech_language),
+        escape(spoken.press),
+    ))
+}
+
+/// The answer to a notice that the call is over: nothing.
+pub const NOTHING: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
 /// The answer that says nothing and ends the call.
 pub const HANG_UP: &str =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>";
@@ -59,5 +81,20 @@ mod tests {
         let english = speak_code(&SecretString::from("1234567890"), "vi");
         assert!(english.expose_secret().contains("language=\"en-US\""));
         assert_eq!(escape("<a&'\">"), "&lt;a&amp;&apos;&quot;&gt;");
+    }
+
+    #[test]
+    fn the_prompt_asks_for_a_1_and_posts_it_back_to_the_same_url() {
+        let url = "https://otp.example.com/plivo/callback/answer?k=ab&c=cd&e=1&t=x-y";
+        let xml = press_one(url, "de");
+        let xml = xml.expose_secret();
+        assert!(xml.contains("action=\"https://otp.example.com/plivo/callback/answer?k=ab&amp;c=cd&amp;e=1&amp;t=x-y\""), "{xml}");
+        assert!(xml.contains("numDigits=\"1\"") && xml.contains("validDigits=\"1\""));
+        assert!(xml.contains("Drücken Sie die 1"), "{xml}");
+        let speak = xml.split("<Speak").nth(1).unwrap();
+        assert!(
+            speak.chars().filter(char::is_ascii_digit).all(|d| d == '1'),
+            "no digit but the 1 is said: {xml}"
+        );
     }
 }
