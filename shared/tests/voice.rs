@@ -444,3 +444,21 @@ async fn the_sample_answer_event_speaks_its_code_once() {
     let again = plivo_callback(&answerer, event("plivo-answer-callback.json")).await;
     assert_eq!(again.status(), 403);
 }
+
+/// A call Plivo answers with a server error may ring anyway: it is not placed again (a second
+/// call would ring and bill twice); the send fails with 502 and its code is withdrawn.
+#[tokio::test]
+async fn a_call_answered_with_a_server_error_is_not_placed_again() {
+    use wiremock::matchers::{method, path};
+    let plivo = Plivo::accepting().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path(call_path()))
+        .respond_with(plivo_error(500, "internal error"))
+        .with_priority(1)
+        .mount(&plivo.server)
+        .await;
+    let stack = Stack::with_plivo(plivo, VOICE).await;
+    let result = stack.sender().send_with(&us(6), &ANYONE, &by_voice()).await;
+    assert!(matches!(result, Err(OtpError::CallFailed(_))), "{result:?}");
+    assert_eq!(stack.plivo.calls().await.len(), 1, "placed once");
+}

@@ -88,6 +88,16 @@ pub struct PlivoSmsSender {
     retry: RetryPolicy,
 }
 
+/// When a request is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// After a refused connection, a 429, or a 5xx (Plivo's advice for messages).
+    AfterServerErrors,
+    /// After a refused connection or a 429 only: a call Plivo answered with a 5xx may have
+    /// been placed, and a second one would ring (and bill) twice.
+    OnlyIfUnsent,
+}
+
 enum Attempt {
     Sent(Option<String>),
     /// Plivo cannot have the message (no connection) or asked for a retry (429, 5xx).
@@ -141,7 +151,9 @@ impl PlivoSmsSender {
             body["url"] = url.into();
             body["method"] = "POST".into();
         }
-        let uuid = self.post_with_retries(&self.message_url, &body).await?;
+        let uuid = self
+            .post_with_retries(&self.message_url, &body, Resend::AfterServerErrors)
+            .await?;
         tracing::info!(message_uuid = uuid.as_deref(), "sms queued");
         Ok(())
     }
@@ -171,7 +183,10 @@ impl PlivoSmsSender {
             "ring_timeout": 45,
             "time_limit": 90,
         });
-        let uuid = self.post_with_retries(&self.call_url, &body).await?;
+        // A call Plivo answered with a 5xx may still ring: it is not placed again.
+        let uuid = self
+            .post_with_retries(&self.call_url, &body, Resend::OnlyIfUnsent)
+            .await?;
         tracing::info!(request_uuid = uuid.as_deref(), "call fired");
         Ok(())
     }
@@ -182,6 +197,7 @@ impl PlivoSmsSender {
         &self,
         url: &str,
         body: &serde_json::Value,
+        resend: Resend,
     ) -> Result<Option<String>, SmsError> {
         let deadline = Instant::now() + self.retry.total_budget;
         let mut attempt = 0;
@@ -189,7 +205,7 @@ impl PlivoSmsSender {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = self.retry.attempt_timeout.min(remaining);
-            let last = match self.attempt(url, body, timeout).await {
+            let last = match self.attempt(url, body, timeout, resend).await {
                 Attempt::Sent(uuid) => {
                     tracing::debug!(attempt, "accepted");
                     return Ok(uuid);
@@ -220,7 +236,13 @@ impl PlivoSmsSender {
         }
     }
 
-    async fn attempt(&self, url: &str, body: &serde_json::Value, timeout: Duration) -> Attempt {
+    async fn attempt(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        timeout: Duration,
+        resend: Resend,
+    ) -> Attempt {
         let sent = self
             .http
             .post(url)
@@ -261,12 +283,20 @@ impl PlivoSmsSender {
             })
             .unwrap_or_else(|| "no error text".to_owned());
         let error = redact(&error);
-        if status.as_u16() == 429 || status.is_server_error() {
-            Attempt::Retry(format!(
+        let reason = || {
+            format!(
                 "status {} (api_id {}): {error}",
                 status.as_u16(),
                 api_id.as_deref().unwrap_or("-")
-            ))
+            )
+        };
+        if status.as_u16() == 429 {
+            Attempt::Retry(reason())
+        } else if status.is_server_error() {
+            match resend {
+                Resend::AfterServerErrors => Attempt::Retry(reason()),
+                Resend::OnlyIfUnsent => Attempt::Unanswered(reason()),
+            }
         } else {
             Attempt::Fatal(SmsError::Refused {
                 status: status.as_u16(),
