@@ -172,6 +172,38 @@ async fn answer_call(sandbox: Sandbox, call: Value, request_uuid: String) {
     });
 }
 
+/// A request to Plivo's API as Plivo checks it: the account's Basic auth, a JSON body, and
+/// the `required` fields present; the body, or Plivo's error answer.
+fn checked_request(
+    sandbox: &Sandbox,
+    auth_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    required: &[&str],
+) -> Result<Value, Box<Response>> {
+    if auth_id != sandbox.auth_id || !authorised(headers, sandbox) {
+        return Err(Box::new(plivo_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication failed",
+        )));
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Err(Box::new(plivo_error(
+            StatusCode::BAD_REQUEST,
+            "invalid json data",
+        )));
+    };
+    for field in required {
+        if request[field].as_str().is_none_or(str::is_empty) {
+            return Err(Box::new(plivo_error(
+                StatusCode::BAD_REQUEST,
+                &format!("{field} parameter is required"),
+            )));
+        }
+    }
+    Ok(request)
+}
+
 /// Plivo's Call API: checks auth and the fields Plivo requires, answers 201 with a request
 /// UUID, and answers the call (fetches its answer URL) a moment later.
 async fn make_call(
@@ -180,20 +212,16 @@ async fn make_call(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if auth_id != sandbox.auth_id || !authorised(&headers, &sandbox) {
-        return plivo_error(StatusCode::UNAUTHORIZED, "authentication failed");
-    }
-    let Ok(call) = serde_json::from_slice::<Value>(&body) else {
-        return plivo_error(StatusCode::BAD_REQUEST, "invalid json data");
+    let call = match checked_request(
+        &sandbox,
+        &auth_id,
+        &headers,
+        &body,
+        &["from", "to", "answer_url"],
+    ) {
+        Ok(call) => call,
+        Err(refused) => return *refused,
     };
-    for field in ["from", "to", "answer_url"] {
-        if call[field].as_str().is_none_or(str::is_empty) {
-            return plivo_error(
-                StatusCode::BAD_REQUEST,
-                &format!("{field} parameter is required"),
-            );
-        }
-    }
     let to = call["to"].as_str().unwrap_or_default().to_owned();
     if to.starts_with('+') || !to.bytes().all(|b| b.is_ascii_digit()) {
         return plivo_error(StatusCode::BAD_REQUEST, "invalid to parameter");
@@ -354,20 +382,11 @@ async fn send_message(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if auth_id != sandbox.auth_id || !authorised(&headers, &sandbox) {
-        return plivo_error(StatusCode::UNAUTHORIZED, "authentication failed");
-    }
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
-        return plivo_error(StatusCode::BAD_REQUEST, "invalid json data");
-    };
-    for field in ["src", "dst", "text"] {
-        if message[field].as_str().is_none_or(str::is_empty) {
-            return plivo_error(
-                StatusCode::BAD_REQUEST,
-                &format!("{field} parameter is required"),
-            );
-        }
-    }
+    let message =
+        match checked_request(&sandbox, &auth_id, &headers, &body, &["src", "dst", "text"]) {
+            Ok(message) => message,
+            Err(refused) => return *refused,
+        };
     let dst = message["dst"].as_str().unwrap_or_default();
     if !dst
         .trim_start_matches('+')

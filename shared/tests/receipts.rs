@@ -602,3 +602,65 @@ async fn a_report_recorded_stands_when_its_replay_note_cannot_be_written() {
         Some("delivered")
     );
 }
+
+/// The same report posted by many instances at the same moment (Plivo retrying over a slow
+/// answer, or a replay racing the original): it is recorded once and counted once, and every
+/// other copy changes nothing. 10 rounds of 16 copies released together: with a copy that
+/// recorded the report but lost the note's race answered as a replay (and so not counted),
+/// three runs each failed by the fifth round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copies_of_a_report_sent_together_count_once() {
+    let stack = Stack::new(RECEIPTS).await;
+    stack.sender().send(&us(9), &ANYONE).await.unwrap();
+    let url = status_url(&stack).await;
+    let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
+    for round in 1..=10u32 {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let start = Arc::new(tokio::sync::Barrier::new(16));
+        let mut tasks = Vec::new();
+        for copy in 0..16 {
+            let out = lines.clone();
+            let app = stack
+                .callbacks()
+                .with_metrics(Metrics::to_writer("Test", None, move |l| {
+                    out.lock()
+                        .unwrap()
+                        .push(String::from_utf8(l.to_vec()).unwrap());
+                }));
+            let sequence = round.to_string();
+            let request = signed(
+                &url,
+                &report(uuid, &sequence, "delivered"),
+                &format!("{round}-{copy}"),
+            );
+            let start = start.clone();
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let response = plivo_callback(&app, request).await;
+                (
+                    response.status().as_u16(),
+                    json_body(&response)["message"].as_str().map(str::to_owned),
+                )
+            }));
+        }
+        let mut recorded = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                (200, Some(message)) if message == "Report recorded" => recorded += 1,
+                (200, Some(message)) => assert!(message.contains("nothing changed"), "{message}"),
+                (403, _) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(recorded, 1, "round {round}");
+        let counted = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("\"Delivered\":1"))
+            .count();
+        assert_eq!(counted, 1, "round {round}: counted once");
+        let it = item(&stack, &url).await;
+        assert_eq!(text(&it, "delivery_sequence"), Some(round.to_string()));
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
 use otp_shared::config::{CallbackConfig, ConfigError, FromEnv};
+use otp_shared::domain::PhoneNumber;
 use otp_shared::metrics::Metrics;
 use otp_shared::secrets::Settings;
 use otp_shared::service::Callbacks;
@@ -18,6 +19,8 @@ use otp_shared::{http, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    // Answers check the number called against the ticket's.
+    PhoneNumber::preload_metadata();
     let log = |e: &ConfigError| tracing::error!(variable = e.var, "{e}");
     let settings = Settings::load().await.inspect_err(log)?;
     let config = CallbackConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;

@@ -152,6 +152,11 @@ impl<S: ReceiptStore> Callbacks<S> {
             .await?;
         match self.store.first_sighting(&report.identity, until).await {
             Ok(true) => {}
+            // A copy sent at the same moment noted it first, but this one recorded it (a
+            // replay cannot: it needs a newer sequence): it counts, exactly once.
+            Ok(false) if recorded => {
+                tracing::info!("a copy of this report arrived at the same moment");
+            }
             Ok(false) => return replayed(),
             // Recorded already: a replay could not record it again (it needs a newer
             // sequence), so the report stands and counts; only its note is missing.
