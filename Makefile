@@ -42,9 +42,9 @@ local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/lambda/bin/python
 ## Mutation testing of the store and the use cases with cargo-mutants: first with DynamoDB's
 ## answers (the old item returned on a failed condition), then dynalite's for any survivor.
 ## It mutates the files in place (they are restored after each mutant): do not edit meanwhile.
-MUTANTS = cargo mutants --in-place --file "shared/src/store/*.rs" --file shared/src/service.rs \
+MUTANTS = cargo mutants --in-place --file "shared/src/store/*.rs" --file "shared/src/service/*.rs" \
 	--package otp-shared --test-package otp-shared \
-	-- --lib --test otp_flow --test defences --test security --test handlers
+	-- --lib --test otp_flow --test defences --test security --test handlers --test receipts --test voice
 mutants: deps
 	cargo install --locked cargo-mutants
 	OTP_TEST_DYNAMODB=returns-old-item $(MUTANTS)
@@ -55,8 +55,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## Validate, lint and scan template.yaml (sam validate --lint, cfn-lint, checkov), build both
-## functions for arm64 with `sam build`, and run the end-to-end tests of the function binaries
+## Validate, lint and scan template.yaml (sam validate --lint, cfn-lint, checkov), build every
+## function for arm64 with `sam build`, and run the end-to-end tests of the function binaries
 ## on those artifacts (under qemu-user on x86_64).
 template: deps $(TOOLS)/sam/bin/python $(TOOLS)/checkov/bin/python $(TOOLS)/moto/bin/python
 	$(call pip,sam)
@@ -81,7 +81,7 @@ bench-short: deps $(TOOLS)/lambda/bin/python $(TOOLS)/moto/bin/python
 	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" \
 		cargo run -q -p otp-devtools --bin bench -- --short
 
-## The service on this machine: dynalite, a Plivo sandbox and both functions under
+## The service on this machine: dynalite, a Plivo sandbox and the three functions under
 ## `cargo lambda watch` on :3000. The first run compiles the workspace (cargo's progress is
 ## shown).
 local: deps $(TOOLS)/lambda/bin/python
@@ -97,7 +97,7 @@ release:
 
 ## `sam build` runs these (BuildMethod: makefile): each function as a static arm64 binary,
 ## linked against musl, named bootstrap in the artifact folder SAM gives. Static musl rather
-## than glibc: see "Performance" in the README (memory).
+## than glibc: see docs/performance.md (memory).
 LAMBDA_TARGET ?= aarch64-unknown-linux-musl
 
 build-SendOtpFunction:

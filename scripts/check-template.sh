@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks template.yaml the way a deployment would meet it: SAM validation with its linter,
 # cfn-lint on its own, checkov's scan (every check passes or is skipped in the template with
-# its reason), then `sam build`, which builds both functions with cargo-lambda for
+# its reason), then `sam build`, which builds every function with cargo-lambda for
 # arm64 (the Makefile's build-<Function> targets). Fails unless every artifact is static
 # aarch64 executables named bootstrap that pass the end-to-end tests of the function
 # binaries (devtools/tests/functions.rs), run under qemu when this machine is not arm64.

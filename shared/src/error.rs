@@ -1,6 +1,9 @@
-//! The one error type of the use cases. The HTTP layer maps it to a response, in one place
-//! (`http::error_response`).
+//! The one error type of the use cases, and the one table that says how each variant is seen:
+//! its HTTP status, its stable code, its metric outcome and its message
+//! ([`OtpError::describe`]). The HTTP layer builds the response from it, the metrics name the
+//! outcome from it.
 
+use crate::domain::Tripped;
 use crate::sms::SmsError;
 use crate::store::{Failure, StoreError};
 use crate::token::TokenError;
@@ -24,18 +27,12 @@ pub enum OtpError {
     /// Wrong, expired, used or missing code: deliberately one variant.
     #[error("invalid or expired code")]
     InvalidOtp,
-    /// Attempts used up; `limit` names the one (as the metrics do).
+    /// Attempts used up; `limit` names the one.
     #[error("attempts used up")]
-    TooManyAttempts {
-        retry_after: u64,
-        limit: &'static str,
-    },
-    /// A send limit reached; `limit` names the one (as the metrics do).
+    TooManyAttempts { retry_after: u64, limit: Tripped },
+    /// A send limit reached; `limit` names the one.
     #[error("rate limited")]
-    RateLimited {
-        retry_after: u64,
-        limit: &'static str,
-    },
+    RateLimited { retry_after: u64, limit: Tripped },
     #[error("sms not sent")]
     SmsFailed(#[source] SmsError),
     #[error("call not placed")]
@@ -54,6 +51,104 @@ pub enum OtpError {
     /// text says which, and is safe to show.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+}
+
+/// How the caller and the metrics see an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Described<'a> {
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// The stable, machine-readable code clients switch on.
+    pub(crate) code: &'static str,
+    /// The metrics' `Outcome` dimension.
+    pub(crate) outcome: &'static str,
+    /// A message safe to show the caller: never internal detail.
+    pub(crate) message: &'a str,
+}
+
+impl OtpError {
+    /// The one table from variant to status, code, outcome and message.
+    pub(crate) fn describe(&self) -> Described<'_> {
+        let (status, code, outcome, message) = match self {
+            OtpError::InvalidRequest(message) => {
+                (400, "invalid_request", "InvalidRequest", message.as_str())
+            }
+            OtpError::CountryNotAllowed => (
+                400,
+                "country_not_allowed",
+                "CountryNotAllowed",
+                "Codes cannot be sent to numbers in this country",
+            ),
+            OtpError::NumberTypeNotAllowed => (
+                400,
+                "number_type_not_allowed",
+                "NumberTypeNotAllowed",
+                "Codes cannot be sent to this kind of number; use a mobile number",
+            ),
+            OtpError::ChannelNotAllowed => (
+                400,
+                "channel_not_allowed",
+                "ChannelNotAllowed",
+                "Codes cannot be sent by voice call here; use sms",
+            ),
+            OtpError::InvalidOtp => (
+                401,
+                "invalid_otp",
+                "InvalidOtp",
+                "The code is invalid or has expired",
+            ),
+            OtpError::Forbidden(message) => (403, "forbidden", "Forbidden", *message),
+            OtpError::NotFound => (404, "not_found", "NotFound", "Not found"),
+            OtpError::TooManyAttempts { .. } => (
+                429,
+                "too_many_attempts",
+                "TooManyAttempts",
+                "Too many wrong codes; request a new code later",
+            ),
+            OtpError::RateLimited { .. } => (
+                429,
+                "rate_limited",
+                "RateLimited",
+                "Too many codes requested; try again later",
+            ),
+            OtpError::Internal(_) | OtpError::TokenFailed(_) => {
+                (500, "internal", "Internal", "Internal error")
+            }
+            OtpError::SmsFailed(_) => (
+                502,
+                "sms_failed",
+                "SmsFailed",
+                "The SMS could not be sent; try again later",
+            ),
+            OtpError::CallFailed(_) => (
+                502,
+                "call_failed",
+                "CallFailed",
+                "The call could not be placed; try again later",
+            ),
+            OtpError::Unavailable(_) => (
+                503,
+                "unavailable",
+                "Unavailable",
+                "The service is temporarily unavailable; try again later",
+            ),
+        };
+        Described {
+            status,
+            code,
+            outcome,
+            message,
+        }
+    }
+
+    /// The limit that refused the request, and the seconds until it has room.
+    pub(crate) fn limit(&self) -> Option<(Tripped, u64)> {
+        match self {
+            OtpError::TooManyAttempts { retry_after, limit }
+            | OtpError::RateLimited { retry_after, limit } => Some((*limit, *retry_after)),
+            _ => None,
+        }
+    }
 }
 
 impl From<StoreError> for OtpError {

@@ -1,15 +1,17 @@
-//! The library behind the `send-otp` and `verify-otp` functions, in layers:
+//! The library behind the `send-otp`, `verify-otp` and `plivo-callback` functions, in layers:
 //!
 //! - [`domain`]: the vocabulary (phone numbers, codes, callers, limits, keyed hashes); no I/O.
 //! - [`store`]: the [`store::OtpStore`] seam and its DynamoDB implementation.
-//! - [`sms`]: the [`sms::SmsSender`] seam and its Plivo implementation.
+//! - [`sms`]: the [`sms::SmsSender`] and [`sms::VoiceCaller`] seams, their Plivo
+//!   implementation, and the URLs and signatures of Plivo's callbacks.
 //! - [`token`]: the signed proof of verification (RS256 JWT) and the keys that check it.
-//! - [`service`]: the two use cases, written against those seams.
+//! - [`service`]: the use cases (send, verify, Plivo's callbacks), written against those seams.
 //! - [`http`]: API Gateway in, JSON out; the one place an error becomes a response.
 //!
-//! Beside them: [`config`] (the environment, read once at start), [`clock`],
-//! [`telemetry`] (logs) and [`metrics`]. Each main builds the concrete store and sender and
-//! hands them in.
+//! Beside them: [`config`] (the environment, read once at start), [`startup`] (the mains'
+//! common init), [`clock`], [`telemetry`] (logs), [`metrics`] (one EMF record per request)
+//! and the stopwatch its dependency times come from. Each main builds the concrete store and
+//! sender and hands them in.
 
 #![warn(unreachable_pub)]
 
@@ -23,8 +25,8 @@ pub mod metrics;
 pub mod secrets;
 pub mod service;
 pub mod sms;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
+mod timing;
 pub mod token;
-
-pub use lambda_http;

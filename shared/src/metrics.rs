@@ -11,7 +11,6 @@
 //! as INFO. A record carries the configured level itself (`AWS_LAMBDA_LOG_LEVEL`) and a
 //! timestamp, so no level ever filters the metrics out.
 
-use std::cell::Cell;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value, json};
 
 use crate::clock::{epoch_millis, rfc3339};
+use crate::config::MetricsConfig;
 use crate::domain::{Channel, DeliveryOutcome, Region};
 use crate::error::OtpError;
-
-/// Where metrics go unless `OTP_METRICS_NAMESPACE` says otherwise.
-pub const DEFAULT_NAMESPACE: &str = "OtpLambda";
+use crate::timing::{self, Spent};
 
 /// The levels Lambda's log-level filter knows, least severe first.
 const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
@@ -55,66 +53,16 @@ impl Operation {
 
 /// What became of a request, as the `Outcome` dimension names it.
 fn outcome<T>(result: &Result<T, OtpError>, operation: Operation) -> &'static str {
-    let Err(err) = result else {
-        return match operation {
+    match result {
+        Ok(_) => match operation {
             Operation::Send => "Sent",
             Operation::Verify => "Verified",
             Operation::Keys => "Served",
             Operation::Receipt => "Recorded",
             Operation::Answer => "Spoken",
-        };
-    };
-    match err {
-        OtpError::InvalidRequest(_) => "InvalidRequest",
-        OtpError::CountryNotAllowed => "CountryNotAllowed",
-        OtpError::NumberTypeNotAllowed => "NumberTypeNotAllowed",
-        OtpError::ChannelNotAllowed => "ChannelNotAllowed",
-        OtpError::InvalidOtp => "InvalidOtp",
-        OtpError::TooManyAttempts { .. } => "TooManyAttempts",
-        OtpError::RateLimited { .. } => "RateLimited",
-        OtpError::SmsFailed(_) => "SmsFailed",
-        OtpError::CallFailed(_) => "CallFailed",
-        OtpError::Unavailable(_) => "Unavailable",
-        OtpError::Internal(_) | OtpError::TokenFailed(_) => "Internal",
-        OtpError::NotFound => "NotFound",
-        OtpError::Forbidden(_) => "Forbidden",
+        },
+        Err(err) => err.describe().outcome,
     }
-}
-
-/// A dependency whose calls are timed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Dependency {
-    DynamoDb,
-    Plivo,
-}
-
-/// Time spent in each dependency during the current invocation.
-#[derive(Default)]
-struct Timings {
-    dynamodb: Cell<Option<Duration>>,
-    plivo: Cell<Option<Duration>>,
-}
-
-impl Timings {
-    fn add(&self, dependency: Dependency, elapsed: Duration) {
-        let cell = match dependency {
-            Dependency::DynamoDb => &self.dynamodb,
-            Dependency::Plivo => &self.plivo,
-        };
-        cell.set(Some(cell.get().unwrap_or_default() + elapsed));
-    }
-}
-
-tokio::task_local! {
-    static TIMINGS: Timings;
-}
-
-/// Runs `call`, adding its duration to the current invocation's time in `dependency`.
-pub(crate) async fn timed<F: Future>(dependency: Dependency, call: F) -> F::Output {
-    let start = Instant::now();
-    let output = call.await;
-    let _ = TIMINGS.try_with(|t| t.add(dependency, start.elapsed()));
-    output
 }
 
 /// What a request's handler knows about it beyond its outcome.
@@ -157,21 +105,12 @@ impl Metrics {
         }
     }
 
-    /// Records to standard output, in `OTP_METRICS_NAMESPACE` (default [`DEFAULT_NAMESPACE`])
-    /// at the level in `AWS_LAMBDA_LOG_LEVEL`.
-    pub fn from_env() -> Self {
-        let namespace = std::env::var("OTP_METRICS_NAMESPACE")
-            .ok()
-            .filter(|n| !n.trim().is_empty());
-        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
-        Self::to_writer(
-            namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE),
-            level.as_deref(),
-            |line| {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(line).and_then(|()| out.flush());
-            },
-        )
+    /// Records to standard output, in the configured namespace, at the configured level.
+    pub fn to_stdout(config: &MetricsConfig) -> Self {
+        Self::to_writer(&config.namespace, config.log_level.as_deref(), |line| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line).and_then(|()| out.flush());
+        })
     }
 
     /// Records through `write`, one line (newline included) per call, in `namespace`, at
@@ -206,31 +145,20 @@ impl Metrics {
         // Boxed: the work holds the SDK's request futures, tens of kilobytes, which would
         // otherwise be copied through each layer on the stack.
         let work = Box::pin(work);
-        let ((result, facts), (dynamodb, plivo)) = TIMINGS
-            .scope(Timings::default(), async {
-                let out = work.await;
-                (out, TIMINGS.with(|t| (t.dynamodb.get(), t.plivo.get())))
-            })
-            .await;
+        let ((result, facts), spent) = timing::scope(work).await;
         if let Some(sink) = &self.sink {
             let cold = !self.warm.swap(true, Ordering::Relaxed);
-            let limit = match &result {
-                Err(
-                    OtpError::RateLimited { limit, .. } | OtpError::TooManyAttempts { limit, .. },
-                ) => Some(*limit),
-                _ => None,
-            };
+            let limit = result.as_ref().err().and_then(OtpError::limit);
             let record = Record {
                 operation,
                 outcome: match (&result, facts.outcome) {
                     (Ok(_), Some(named)) => named,
                     _ => outcome(&result, operation),
                 },
-                limit,
+                limit: limit.map(|(limit, _)| limit.metric_name()),
                 facts,
                 latency: start.elapsed(),
-                dynamodb,
-                plivo,
+                spent,
                 cold,
             };
             let mut line = record
@@ -254,8 +182,7 @@ struct Record {
     limit: Option<&'static str>,
     facts: Facts,
     latency: Duration,
-    dynamodb: Option<Duration>,
-    plivo: Option<Duration>,
+    spent: Spent,
     cold: bool,
 }
 
@@ -284,10 +211,10 @@ impl Record {
             ("Latency", "Milliseconds", json!(millis(self.latency))),
             ("ColdStart", "Count", json!(u8::from(self.cold))),
         ];
-        if let Some(d) = self.dynamodb {
+        if let Some(d) = self.spent.dynamodb {
             timing.push(("DynamoDbLatency", "Milliseconds", json!(millis(d))));
         }
-        if let Some(d) = self.plivo {
+        if let Some(d) = self.spent.plivo {
             timing.push(("PlivoLatency", "Milliseconds", json!(millis(d))));
         }
         if let Some(segments) = self.facts.segments {
@@ -381,6 +308,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::timing::{Dependency, timed};
 
     fn capture(level: Option<&str>) -> (Metrics, Arc<Mutex<Vec<String>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));

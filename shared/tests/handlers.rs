@@ -5,9 +5,9 @@ mod common;
 
 use base64::Engine;
 use common::*;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response, request};
 use otp_shared::http::{send_otp, verify_otp};
-use otp_shared::lambda_http::http::Method;
-use otp_shared::lambda_http::{Body, Request, Response, request};
 use serde_json::Value;
 
 /// The event `name` with its JSON body's `otp` set to `otp` (kept base64 when it was).

@@ -5,15 +5,15 @@ mod common;
 
 use base64::Engine;
 use common::*;
+use lambda_http::{Body, request};
 use otp_shared::config::{FromEnv, OtpConfig};
 use otp_shared::http::{send_otp, verify_otp};
-use otp_shared::lambda_http::{Body, request};
 use otp_shared::telemetry;
 
 /// A valid number (a Niue landline) with a short national number: 4 digits.
 const SHORT: &str = "+6837123";
 
-fn req(path: &str, body: &str) -> otp_shared::lambda_http::Request {
+fn req(path: &str, body: &str) -> lambda_http::Request {
     let name = if path.contains("verify") {
         "verify-otp.json"
     } else {

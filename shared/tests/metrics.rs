@@ -6,9 +6,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use lambda_http::http::Method;
 use otp_devtools::dynamodb_proxy::Behaviour;
 use otp_shared::http::{send_otp, verify_otp};
-use otp_shared::lambda_http::http::Method;
 use otp_shared::metrics::Metrics;
 use serde_json::{Value, json};
 

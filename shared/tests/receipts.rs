@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
+use lambda_http::{Body, Request, Response};
 use otp_shared::http::plivo_callback;
-use otp_shared::lambda_http::{Body, Request, Response};
 use otp_shared::metrics::Metrics;
 use serde_json::Value;
 

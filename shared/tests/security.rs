@@ -475,9 +475,8 @@ async fn letters_in_phone_numbers_are_refused_and_nothing_is_sent() {
     let stack = Stack::new("").await;
     for bad in ["+1415555ABCD", "+1 415 555 CALL"] {
         let body = serde_json::json!({ "phoneNumber": bad }).to_string();
-        let mut req =
-            otp_shared::lambda_http::Request::new(otp_shared::lambda_http::Body::Text(body));
-        *req.method_mut() = otp_shared::lambda_http::http::Method::POST;
+        let mut req = lambda_http::Request::new(lambda_http::Body::Text(body));
+        *req.method_mut() = lambda_http::http::Method::POST;
         let response = otp_shared::http::send_otp(&stack.sender(), req).await;
         assert_eq!(response.status(), 400);
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
@@ -627,7 +626,7 @@ async fn a_throttled_shard_sends_the_request_to_another() {
     assert!(stack.plivo.sent().await.is_empty());
 }
 
-/// The README's way to clear a lock: `scripts/phone-key` names the number's item, and zeroing
+/// docs/security.md's way to clear a lock: `scripts/phone-key` names the number's item, and zeroing
 /// its count of consecutive failures unlocks it.
 #[tokio::test]
 async fn an_operator_can_find_a_locked_number_and_clear_the_lock() {

@@ -12,9 +12,9 @@ use base64::Engine;
 use common::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
+use lambda_http::{Body, Response};
 use otp_shared::config::{FromEnv, TokenConfig};
 use otp_shared::http::verify_otp;
-use otp_shared::lambda_http::{Body, Response};
 use otp_shared::token::TokenIssuer;
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ async fn get(stack: &Stack, path: &str) -> Response<Body> {
     let mut ev: Value = serde_json::from_str(&event_text("jwks.json")).unwrap();
     ev["rawPath"] = path.into();
     ev["requestContext"]["http"]["path"] = path.into();
-    let req = otp_shared::lambda_http::request::from_str(&ev.to_string()).unwrap();
+    let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
     verify_otp(&stack.verifier(), req).await
 }
 

@@ -6,11 +6,12 @@
 mod common;
 
 use common::*;
-use otp_shared::config::{FromEnv, VoiceConfig};
+use lambda_http::{Body, Response};
+use otp_shared::config::{FromEnv, PlivoConfig};
 use otp_shared::domain::Channel;
+use otp_shared::domain::Tripped;
 use otp_shared::error::OtpError;
 use otp_shared::http::{plivo_callback, send_otp};
-use otp_shared::lambda_http::{Body, Response};
 use otp_shared::service::MessageChoice;
 use serde_json::json;
 
@@ -24,12 +25,7 @@ fn by_voice() -> MessageChoice {
 }
 
 /// Plivo's signed fetch of an answer URL for a call to `to` (digits), with the key pressed.
-fn fetch(
-    url: &str,
-    to: &str,
-    pressed: Option<&str>,
-    nonce: &str,
-) -> otp_shared::lambda_http::Request {
+fn fetch(url: &str, to: &str, pressed: Option<&str>, nonce: &str) -> lambda_http::Request {
     let mut form = vec![
         ("CallUUID", "2bd4a8f6-2b2d-4d7e-9f8a-5b8f3c8b1a11"),
         ("From", "14155550100"),
@@ -51,7 +47,7 @@ fn fetch(
 }
 
 /// The fetch after the caller pressed 1.
-fn signed(url: &str, nonce: &str) -> otp_shared::lambda_http::Request {
+fn signed(url: &str, nonce: &str) -> lambda_http::Request {
     fetch(url, "14155551001", Some("1"), nonce)
 }
 
@@ -296,18 +292,19 @@ async fn calls_are_refused_where_voice_is_off_and_nothing_is_sent_or_stored() {
     // Nothing stored: an SMS right after is not within a cooldown.
     stack.sender().send(&us(3), &ANYONE).await.unwrap();
 
-    let no_url = Option::<VoiceConfig>::from_lookup(|k| match k {
-        "OTP_VOICE_ENABLED" => Some("true".to_owned()),
-        "PLIVO_SENDER_ID" => Some(SENDER.to_owned()),
-        _ => None,
-    });
+    let voice = |sender: &'static str, url: Option<&'static str>| {
+        PlivoConfig::from_lookup(move |k| match k {
+            "OTP_VOICE_ENABLED" => Some("true".to_owned()),
+            "PLIVO_AUTH_ID" => Some(PLIVO_AUTH_ID.to_owned()),
+            "PLIVO_AUTH_TOKEN" => Some(PLIVO_AUTH_TOKEN.to_owned()),
+            "PLIVO_SENDER_ID" => Some(sender.to_owned()),
+            "OTP_PUBLIC_BASE_URL" => url.map(str::to_owned),
+            _ => None,
+        })
+    };
+    let no_url = voice(SENDER, None);
     assert_eq!(no_url.unwrap_err().var, "OTP_VOICE_ENABLED");
-    let no_caller = Option::<VoiceConfig>::from_lookup(|k| match k {
-        "OTP_VOICE_ENABLED" => Some("true".to_owned()),
-        "OTP_PUBLIC_BASE_URL" => Some("https://otp.example.com".to_owned()),
-        "PLIVO_SENDER_ID" => Some("Example".to_owned()),
-        _ => None,
-    });
+    let no_caller = voice("Example", Some("https://otp.example.com"));
     assert_eq!(no_caller.unwrap_err().var, "OTP_VOICE_ENABLED");
 }
 
@@ -368,7 +365,7 @@ async fn calls_take_the_send_limits_and_budgets_of_their_own() {
         matches!(
             again,
             Err(OtpError::RateLimited {
-                limit: "CallsPerNumber",
+                limit: Tripped::CallsPerNumber,
                 ..
             })
         ),
@@ -400,7 +397,7 @@ async fn calls_take_the_send_limits_and_budgets_of_their_own() {
         match task.await.unwrap() {
             Ok(_) => placed += 1,
             Err(OtpError::RateLimited {
-                limit: "CallsPerHour",
+                limit: Tripped::CallsPerHour,
                 ..
             }) => {}
             other => panic!("unexpected {other:?}"),

@@ -2,32 +2,26 @@
 //! the delivery of each code's SMS. Its own function, so its role holds only what a callback
 //! needs (the Plivo auth token that signs them, and the delivery attributes of the table; never
 //! `OTP_SECRET`) and a flood of callbacks never takes the concurrency of send and verify.
+//! Deployed apart where calls are answered, with `OTP_SECRET`, for
+//! `POST /plivo/callback/answer`.
 
 use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::{CallbackConfig, ConfigError, FromEnv};
-use otp_shared::domain::PhoneNumber;
-use otp_shared::metrics::Metrics;
-use otp_shared::secrets::Settings;
+use otp_shared::config::CallbackConfig;
+use otp_shared::http;
 use otp_shared::service::Callbacks;
-use otp_shared::store::DynamoDbStore;
-use otp_shared::{http, telemetry};
+use otp_shared::startup::Startup;
 
 // One invocation at a time, so a single-threaded runtime: see docs/performance.md.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    // Answers check the number called against the ticket's.
-    PhoneNumber::preload_metadata();
-    let log = |e: &ConfigError| tracing::error!(variable = e.var, "{e}");
-    let settings = Settings::load().await.inspect_err(log)?;
-    let config = CallbackConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
-    let (table, warm_up) = (&config.table_name, config.init_warm_up);
-    let store = DynamoDbStore::connect_to(table, config.limits, warm_up).await?;
-    let app =
-        Callbacks::new(config, store, Arc::new(SystemClock)).with_metrics(Metrics::from_env());
+    // Answers check the number called against the ticket's: the phone metadata loads at init.
+    let start = Startup::begin().await?;
+    let config: CallbackConfig = start.read()?;
+    let store = start.callback_store(&config).await?;
+    let app = Callbacks::new(config, store, Arc::new(SystemClock)).with_metrics(start.metrics()?);
     run(service_fn(|req| async {
         Ok::<_, Error>(http::plivo_callback(&app, req).await)
     }))

@@ -4,34 +4,24 @@ use std::sync::Arc;
 
 use lambda_http::{Error, run, service_fn};
 use otp_shared::clock::SystemClock;
-use otp_shared::config::{
-    ConfigError, FromEnv, OtpConfig, PlivoConfig, VoiceConfig, messages_from_lookup,
-};
-use otp_shared::domain::PhoneNumber;
-use otp_shared::metrics::Metrics;
-use otp_shared::secrets::Settings;
+use otp_shared::config::{OtpConfig, PlivoConfig};
+use otp_shared::http;
 use otp_shared::service::SendOtp;
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
-use otp_shared::store::DynamoDbStore;
-use otp_shared::{http, telemetry};
+use otp_shared::startup::Startup;
 
 // One invocation at a time, so a single-threaded runtime: see docs/performance.md.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    PhoneNumber::preload_metadata();
-    let log = |e: &ConfigError| tracing::error!(variable = e.var, "{e}");
-    let settings = Settings::load().await.inspect_err(log)?;
-    let config = OtpConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
-    let plivo = PlivoConfig::from_lookup(|k| settings.get(k)).inspect_err(log)?;
-    let messages = messages_from_lookup(|k| settings.get(k), &config).inspect_err(log)?;
-    let voice = Option::<VoiceConfig>::from_lookup(|k| settings.get(k)).inspect_err(log)?;
+    let start = Startup::begin().await?;
+    let config: OtpConfig = start.read()?;
+    let plivo: PlivoConfig = start.read()?;
     let sms = PlivoSmsSender::new(&plivo, RetryPolicy::default())?;
-    let store = DynamoDbStore::connect(&config).await?;
+    let store = start.otp_store(&config).await?;
     let app = SendOtp::new(config, store, sms, Arc::new(SystemClock))
-        .with_messages(messages)
-        .with_voice(voice)
-        .with_metrics(Metrics::from_env());
+        .with_messages(start.read()?)
+        .with_voice(plivo.voice())
+        .with_metrics(start.metrics()?);
     run(service_fn(|req| async {
         Ok::<_, Error>(http::send_otp(&app, req).await)
     }))

@@ -19,9 +19,6 @@ use super::{OtpCode, PhoneKey};
 /// `ring_timeout`, 45 s here), the queue before it, and a margin.
 pub const ANSWER_TTL: u64 = 180;
 
-/// The path of the answer route, after `OTP_PUBLIC_BASE_URL`.
-pub const ANSWER_CALLBACK_PATH: &str = "/plivo/callback/answer";
-
 const LABEL: &[u8] = b"otp-lambda/v1/voice-answer";
 
 /// What an answer URL carries besides the sealed ticket.

@@ -10,9 +10,6 @@ use rand::RngExt;
 
 use super::Region;
 
-/// The path of the status callback route, after `OTP_PUBLIC_BASE_URL`.
-pub const STATUS_CALLBACK_PATH: &str = "/plivo/callback/status";
-
 /// A random reference for one message (128 bits, hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRef(String);

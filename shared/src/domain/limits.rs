@@ -99,27 +99,61 @@ impl CounterKind {
         }
     }
 
-    /// What the limit is called in logs when this counter refuses a request.
+    /// The limit this counter enforces.
+    pub(crate) fn limit(self) -> Tripped {
+        match self {
+            CounterKind::Global => Tripped::SendsPerMinute,
+            CounterKind::IpSend | CounterKind::IpSend48 => Tripped::SendsPerIp,
+            CounterKind::IpFail | CounterKind::IpFail48 => Tripped::FailuresPerIp,
+            CounterKind::Prefix => Tripped::SendsPerPrefix,
+            CounterKind::Calls => Tripped::CallsPerHour,
+            CounterKind::NumberCalls => Tripped::CallsPerNumber,
+        }
+    }
+}
+
+/// The limit that refused a request: the number's own (its item's windows and attempts) or
+/// one a counter beyond the number enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tripped {
+    /// The number's cooldown, hourly send cap, failure budget or lock, on a send.
+    PerNumber,
+    /// The number's attempts, failure budget or lock, on a verify.
+    Attempts,
+    SendsPerMinute,
+    SendsPerIp,
+    FailuresPerIp,
+    SendsPerPrefix,
+    CallsPerHour,
+    CallsPerNumber,
+}
+
+impl Tripped {
     /// The limit's name in the metrics' `Limit` dimension.
     pub(crate) fn metric_name(self) -> &'static str {
         match self {
-            CounterKind::Global => "SendsPerMinute",
-            CounterKind::IpSend | CounterKind::IpSend48 => "SendsPerIp",
-            CounterKind::IpFail | CounterKind::IpFail48 => "FailuresPerIp",
-            CounterKind::Prefix => "SendsPerPrefix",
-            CounterKind::Calls => "CallsPerHour",
-            CounterKind::NumberCalls => "CallsPerNumber",
+            Tripped::PerNumber => "PerNumber",
+            Tripped::Attempts => "Attempts",
+            Tripped::SendsPerMinute => "SendsPerMinute",
+            Tripped::SendsPerIp => "SendsPerIp",
+            Tripped::FailuresPerIp => "FailuresPerIp",
+            Tripped::SendsPerPrefix => "SendsPerPrefix",
+            Tripped::CallsPerHour => "CallsPerHour",
+            Tripped::CallsPerNumber => "CallsPerNumber",
         }
     }
 
-    pub(crate) fn limit_name(self) -> &'static str {
+    /// What the limit is called in logs when it refuses a request.
+    pub(crate) fn log_name(self) -> &'static str {
         match self {
-            CounterKind::Global => "global sends per minute",
-            CounterKind::IpSend | CounterKind::IpSend48 => "sends per client ip per hour",
-            CounterKind::IpFail | CounterKind::IpFail48 => "failed verifies per client ip per hour",
-            CounterKind::Prefix => "sends per number prefix per hour",
-            CounterKind::Calls => "voice calls per hour",
-            CounterKind::NumberCalls => "voice calls per number per hour",
+            Tripped::PerNumber => "the number's sends",
+            Tripped::Attempts => "the number's attempts",
+            Tripped::SendsPerMinute => "global sends per minute",
+            Tripped::SendsPerIp => "sends per client ip per hour",
+            Tripped::FailuresPerIp => "failed verifies per client ip per hour",
+            Tripped::SendsPerPrefix => "sends per number prefix per hour",
+            Tripped::CallsPerHour => "voice calls per hour",
+            Tripped::CallsPerNumber => "voice calls per number per hour",
         }
     }
 }

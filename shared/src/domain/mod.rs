@@ -14,14 +14,14 @@ mod messages;
 mod phone;
 mod voice;
 
-pub use answer::{ANSWER_CALLBACK_PATH, ANSWER_TTL, Answer, AnswerBinding, TicketError};
+pub use answer::{ANSWER_TTL, Answer, AnswerBinding, TicketError};
 pub use client::{Caller, ClientIp};
 pub use code::{CodeLength, OtpCode};
-pub use delivery::{DeliveryOutcome, DeliveryStatus, MessageRef, Receipt, STATUS_CALLBACK_PATH};
+pub use delivery::{DeliveryOutcome, DeliveryStatus, MessageRef, Receipt};
 pub(crate) use keys::Keyring;
 pub use keys::{CodeHash, PhoneKey};
 pub(crate) use limits::{CounterKind, HOUR, MINUTE};
-pub use limits::{Defences, Limit, Limits};
+pub use limits::{Defences, Limit, Limits, Tripped};
 pub use locale::{Locale, MAX_TAG_LEN};
 pub use message::{Encoding, encoded_length, segments, single_segment};
 pub(crate) use messages::MessageSettings;

@@ -5,20 +5,19 @@
 //! over the public URL Plivo was given (`OTP_PUBLIC_BASE_URL` and the route), never the host
 //! the Lambda event names. A refused request changes nothing.
 
-use lambda_http::http::{HeaderValue, Method, header};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use tracing::Instrument;
 
-use super::{answer, error_response, log_failure};
-use crate::domain::{
-    ANSWER_CALLBACK_PATH, AnswerBinding, DeliveryOutcome, DeliveryStatus, MessageRef, PhoneKey,
-    Receipt, Region, STATUS_CALLBACK_PATH,
-};
+use super::response::{error_response, serve, serve_json, uncached};
+use crate::domain::{DeliveryOutcome, DeliveryStatus, Receipt};
 use crate::error::OtpError;
 use crate::metrics::{Facts, Operation};
 use crate::service::{AnswerFetch, AnswerStep, Callbacks, Recorded, StatusReport};
+use crate::sms::callback_url::{
+    ANSWER_PATH, AnswerUrl, Params, STATUS_PATH, StatusUrl, params, single,
+};
 use crate::sms::plivo_xml;
 use crate::sms::signature::{self, Signatures};
 use crate::store::ReceiptStore;
@@ -54,24 +53,6 @@ fn signatures(req: &Request) -> Signatures<'_> {
     }
 }
 
-/// The one value of a parameter: absent, empty or repeated is none.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    let mut values = pairs.iter().filter(|(k, _)| k == name);
-    match (values.next(), values.next()) {
-        (Some((_, v)), None) if !v.is_empty() => Some(v),
-        _ => None,
-    }
-}
-
-/// Decoded `name=value` pairs, in order.
-type Params = Vec<(String, String)>;
-
-fn pairs(text: &[u8]) -> Params {
-    form_urlencoded::parse(text)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 /// Which of Plivo's signatures a route takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Accepted {
@@ -105,7 +86,7 @@ fn signed_parameters<S: ReceiptStore>(
         url.push('?');
         url.push_str(query);
     }
-    let form = pairs(body);
+    let form = params(body);
     let token = app.auth_token().expose_secret();
     let mut signed = signatures(req);
     if accepted == Accepted::V3Only {
@@ -119,29 +100,17 @@ fn signed_parameters<S: ReceiptStore>(
         );
         return Err(OtpError::Forbidden("The request is not signed by Plivo"));
     }
-    Ok((form, pairs(query.as_bytes())))
+    Ok((form, params(query.as_bytes())))
 }
 
-/// The report a signed callback carries, with what makes it this one: its message and
-/// sequence, and for V2 (which signs only the URL and the nonce) the nonce.
+/// The report a signed callback carries, and for V2 (which signs only the URL and the nonce)
+/// the nonce.
 fn status_report(
     req: &Request,
     form: &[(String, String)],
     query: &[(String, String)],
 ) -> Result<StatusReport, OtpError> {
-    let key = single(query, "k")
-        .and_then(PhoneKey::parse)
-        .ok_or_else(|| invalid("the status URL must name the number's item (k)"))?;
-    let message_ref = single(query, "r")
-        .and_then(MessageRef::parse)
-        .ok_or_else(|| invalid("the status URL must name the message (r)"))?;
-    let region = match single(query, "rg") {
-        Some(code) => Some(
-            code.parse::<Region>()
-                .map_err(|_| invalid("rg must be a region code"))?,
-        ),
-        None => None,
-    };
+    let url = StatusUrl::parse(query).map_err(invalid)?;
     let message_uuid = single(form, "MessageUUID")
         .filter(|u| u.len() <= 64)
         .ok_or_else(|| invalid("MessageUUID is required"))?;
@@ -164,9 +133,7 @@ fn status_report(
     // of a real request, seen in any log on the way, would still be good for another body.
     let v2_nonce = signatures(req).v2.map(|(_, nonce)| nonce.to_owned());
     Ok(StatusReport {
-        key,
-        message_ref,
-        region,
+        url,
         receipt: Receipt {
             message_uuid: message_uuid.to_owned(),
             sequence,
@@ -174,7 +141,6 @@ fn status_report(
             error_code,
         },
         to: single(form, "To").map(str::to_owned),
-        identity: format!("status:{message_uuid}:{sequence}"),
         v2_nonce,
     })
 }
@@ -183,9 +149,9 @@ fn status_report(
 /// `POST /plivo/callback/answer` (what a voice call says); any other path is 404.
 pub async fn plivo_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> Response<Body> {
     let path = req.uri().path();
-    if path.ends_with(STATUS_CALLBACK_PATH) {
+    if path.ends_with(STATUS_PATH) {
         status_callback(app, req).await
-    } else if path.ends_with(ANSWER_CALLBACK_PATH) {
+    } else if path.ends_with(ANSWER_PATH) {
         answer_callback(app, req).await
     } else {
         error_response(&OtpError::NotFound)
@@ -201,10 +167,9 @@ async fn status_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> R
     let work = app.metrics().measure(Operation::Receipt, async {
         let mut facts = Facts::default();
         let result = async {
-            let (form, query) =
-                signed_parameters(app, &req, STATUS_CALLBACK_PATH, Accepted::V3OrV2)?;
+            let (form, query) = signed_parameters(app, &req, STATUS_PATH, Accepted::V3OrV2)?;
             let report = status_report(&req, &form, &query)?;
-            facts.region = report.region;
+            facts.region = report.url.region;
             let message = match app.status(&report).await? {
                 Recorded::Current(outcome) => {
                     facts.delivery = outcome;
@@ -223,29 +188,7 @@ async fn status_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> R
         .await;
         (result, facts)
     });
-    answer(span, work).await
-}
-
-/// What an answer URL names: the number's item, the call, the expiry, and the sealed ticket.
-fn answer_request(query: &[(String, String)]) -> Result<(AnswerBinding, String), OtpError> {
-    let refused = || OtpError::Forbidden("The answer URL is not one this service made");
-    let key = single(query, "k")
-        .and_then(PhoneKey::parse)
-        .ok_or_else(refused)?;
-    let call_id = single(query, "c")
-        .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(refused)?
-        .to_owned();
-    let expires_at = single(query, "e")
-        .and_then(|e| e.parse::<u64>().ok())
-        .ok_or_else(refused)?;
-    let ticket = single(query, "t").ok_or_else(refused)?.to_owned();
-    let binding = AnswerBinding {
-        key,
-        call_id,
-        expires_at,
-    };
-    Ok((binding, ticket))
+    serve_json(span, work).await
 }
 
 /// `POST /plivo/callback/answer?k=...&c=...&e=...&t=...`, as Plivo fetches it when the call is
@@ -258,9 +201,10 @@ async fn answer_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> R
     let work = app.metrics().measure(Operation::Answer, async {
         let mut facts = Facts::default();
         let result = async {
-            let (form, query) =
-                signed_parameters(app, &req, ANSWER_CALLBACK_PATH, Accepted::V3Only)?;
-            let (binding, ticket) = answer_request(&query)?;
+            let (form, query) = signed_parameters(app, &req, ANSWER_PATH, Accepted::V3Only)?;
+            let url = AnswerUrl::parse(&query).ok_or(OtpError::Forbidden(
+                "The answer URL is not one this service made",
+            ))?;
             let status = single(&form, "CallStatus");
             let fetch = AnswerFetch {
                 to: single(&form, "To").map(str::to_owned),
@@ -269,11 +213,11 @@ async fn answer_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> R
                 ended: single(&form, "Event") == Some("Hangup")
                     || status.is_some_and(|s| s != "in-progress"),
             };
-            let step = app.answer(&binding, &ticket, &fetch).await?;
+            let step = app.answer(&url, &fetch).await?;
             let (outcome, xml) = match step {
                 AnswerStep::Prompt { language } => {
                     let again = format!(
-                        "{}{ANSWER_CALLBACK_PATH}?{}",
+                        "{}{ANSWER_PATH}?{}",
                         app.public_base_url(),
                         req.uri().query().unwrap_or_default()
                     );
@@ -292,22 +236,9 @@ async fn answer_callback<S: ReceiptStore>(app: &Callbacks<S>, req: Request) -> R
         .await;
         (result, facts)
     });
-    let result = work.instrument(span.clone()).await;
-    span.in_scope(|| match result {
-        Ok(xml) => {
-            tracing::info!(status = 200, "answer served");
-            let mut response = Response::new(Body::Text(xml.expose_secret().to_owned()));
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(err) => {
-            log_failure(&err);
-            error_response(&err)
-        }
+    serve(span, work, |xml: SecretString| {
+        let text = xml.expose_secret().to_owned();
+        uncached(StatusCode::OK, "application/xml", text)
     })
+    .await
 }

@@ -8,11 +8,11 @@ use secrecy::SecretString;
 use crate::clock::Clock;
 use crate::config::CallbackConfig;
 use crate::domain::{
-    ANSWER_TTL, Answer, AnswerBinding, DeliveryOutcome, Keyring, MessageRef, PhoneKey, PhoneNumber,
-    Receipt, Region, TicketError, mask_digits,
+    ANSWER_TTL, Answer, DeliveryOutcome, Keyring, PhoneNumber, Receipt, TicketError, mask_digits,
 };
 use crate::error::OtpError;
 use crate::metrics::Metrics;
+use crate::sms::callback_url::{AnswerUrl, StatusUrl};
 use crate::store::ReceiptStore;
 
 /// How long a callback's note lasts: longer than Plivo keeps retrying and than a message
@@ -21,43 +21,56 @@ const REPLAY_WINDOW: u64 = 7 * 24 * 3600;
 
 /// A signed status report, as the HTTP layer read it.
 #[derive(Debug, Clone)]
-pub struct StatusReport {
-    /// The number's item, as the status URL names it.
-    pub key: PhoneKey,
-    /// The code's message, as the status URL names it.
-    pub message_ref: MessageRef,
-    /// The destination's region, as the status URL names it.
-    pub region: Option<Region>,
-    pub receipt: Receipt,
+pub(crate) struct StatusReport {
+    /// The number's item, the code's message and the region, as the status URL names them.
+    pub(crate) url: StatusUrl,
+    pub(crate) receipt: Receipt,
     /// The destination as Plivo reports it (`To`, often masked by Plivo already); logged
     /// masked, never stored.
-    pub to: Option<String>,
-    /// What makes this report this one (its message and sequence): a second callback with
-    /// it is a replay.
-    pub identity: String,
+    pub(crate) to: Option<String>,
     /// The nonce of a V2 signature the callback carries (whichever signature was checked).
     /// V2 signs the URL and the nonce but no body, so the nonce is spent before anything is
     /// recorded: its signature cannot carry another body.
-    pub v2_nonce: Option<String>,
+    pub(crate) v2_nonce: Option<String>,
+}
+
+/// The replay notes' ids, one per kind of callback: what makes a callback this one.
+enum Note<'a> {
+    /// A report: its message and sequence.
+    Report(&'a Receipt),
+    /// A V2 signature's nonce.
+    V2Nonce(&'a str),
+    /// A call's answer: its call id.
+    Answer(&'a str),
+}
+
+impl Note<'_> {
+    fn id(&self) -> String {
+        match self {
+            Note::Report(r) => format!("status:{}:{}", r.message_uuid, r.sequence),
+            Note::V2Nonce(nonce) => format!("v2-nonce:{nonce}"),
+            Note::Answer(call_id) => format!("answer:{call_id}"),
+        }
+    }
 }
 
 /// What Plivo's signed request to an answer URL says about the call.
 #[derive(Debug, Clone, Default)]
-pub struct AnswerFetch {
+pub(crate) struct AnswerFetch {
     /// The number called, as Plivo reports it (`To`).
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// The key pressed at the prompt (`Digits`).
-    pub pressed: Option<String>,
+    pub(crate) pressed: Option<String>,
     /// Plivo's machine detection found an answering machine (`Machine=true`).
-    pub machine: bool,
+    pub(crate) machine: bool,
     /// The call is over (`Event=Hangup`, or a `CallStatus` other than `in-progress`): the
     /// hangup notice Plivo posts to the same URL.
-    pub ended: bool,
+    pub(crate) ended: bool,
 }
 
 /// What a call says next.
 #[derive(Debug)]
-pub enum AnswerStep {
+pub(crate) enum AnswerStep {
     /// The prompt to press 1, in the ticket's language.
     Prompt { language: String },
     /// The code, in its language.
@@ -70,7 +83,7 @@ pub enum AnswerStep {
 
 /// What became of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
+pub(crate) enum Recorded {
     /// Recorded on the pending code; where the message ended, when the report settles it.
     Current(Option<DeliveryOutcome>),
     /// Of a message whose code was replaced or withdrawn (a used code's message still takes
@@ -129,7 +142,7 @@ impl<S: ReceiptStore> Callbacks<S> {
     /// callback that fails half way can be retried by Plivo; the note decides the answer,
     /// and only a first sighting counts in the metrics. A V2 nonce is spent before the
     /// record (see [`StatusReport::v2_nonce`]).
-    pub async fn status(&self, report: &StatusReport) -> Result<Recorded, OtpError> {
+    pub(crate) async fn status(&self, report: &StatusReport) -> Result<Recorded, OtpError> {
         let now = self.clock.now();
         let receipt = &report.receipt;
         let until = now + REPLAY_WINDOW;
@@ -141,16 +154,17 @@ impl<S: ReceiptStore> Callbacks<S> {
             Err(OtpError::Forbidden("This callback was already received"))
         };
         if let Some(nonce) = &report.v2_nonce {
-            let nonce = format!("v2-nonce:{nonce}");
+            let nonce = Note::V2Nonce(nonce).id();
             if !self.store.first_sighting(&nonce, until).await? {
                 return replayed();
             }
         }
         let recorded = self
             .store
-            .record_delivery(&report.key, &report.message_ref, receipt, now)
+            .record_delivery(&report.url.key, &report.url.message_ref, receipt, now)
             .await?;
-        match self.store.first_sighting(&report.identity, until).await {
+        let identity = Note::Report(receipt).id();
+        match self.store.first_sighting(&identity, until).await {
             Ok(true) => {}
             // A copy sent at the same moment noted it first, but this one recorded it (a
             // replay cannot: it needs a newer sequence): it counts, exactly once.
@@ -173,12 +187,12 @@ impl<S: ReceiptStore> Callbacks<S> {
             );
             return Ok(Recorded::Stale);
         }
-        let outcome = receipt.status.outcome(report.region);
+        let outcome = receipt.status.outcome(report.url.region);
         let to = report.to.as_deref().map(mask_digits);
         if outcome == Some(DeliveryOutcome::Failed) {
             tracing::warn!(
                 to,
-                region = report.region.map(|r| r.to_string()),
+                region = report.url.region.map(|r| r.to_string()),
                 status = receipt.status.as_str(),
                 error_code = receipt.error_code,
                 "sms not delivered"
@@ -194,10 +208,9 @@ impl<S: ReceiptStore> Callbacks<S> {
     /// code); on a 1, the code, once. Expired, tampered with, made for another call or for
     /// another number than the one called, or spoken before: refused, and the call says
     /// nothing. Only the deployment holding `OTP_SECRET` answers calls.
-    pub async fn answer(
+    pub(crate) async fn answer(
         &self,
-        binding: &AnswerBinding,
-        ticket: &str,
+        url: &AnswerUrl,
         fetch: &AnswerFetch,
     ) -> Result<AnswerStep, OtpError> {
         let keys = self.keys.as_ref().ok_or(OtpError::NotFound)?;
@@ -209,15 +222,19 @@ impl<S: ReceiptStore> Callbacks<S> {
             return Ok(AnswerStep::Machine);
         }
         let now = self.clock.now();
-        let answer = keys.tickets().open(binding, ticket, now).map_err(|e| {
-            tracing::warn!(reason = %e, "answer refused");
-            match e {
-                TicketError::Expired => OtpError::Forbidden("The answer URL has expired"),
-                TicketError::Invalid => {
-                    OtpError::Forbidden("The answer URL is not one this service made")
+        let binding = &url.binding;
+        let answer = keys
+            .tickets()
+            .open(binding, &url.ticket, now)
+            .map_err(|e| {
+                tracing::warn!(reason = %e, "answer refused");
+                match e {
+                    TicketError::Expired => OtpError::Forbidden("The answer URL has expired"),
+                    TicketError::Invalid => {
+                        OtpError::Forbidden("The answer URL is not one this service made")
+                    }
                 }
-            }
-        })?;
+            })?;
         // Plivo says whom it called; it must be the number the ticket was sealed for.
         let called = fetch
             .to
@@ -232,7 +249,7 @@ impl<S: ReceiptStore> Callbacks<S> {
                 language: answer.language,
             });
         }
-        let call = format!("answer:{}", binding.call_id);
+        let call = Note::Answer(&binding.call_id).id();
         if !self.store.first_sighting(&call, now + ANSWER_TTL).await? {
             tracing::warn!("an answer URL fetched again; refused");
             return Err(OtpError::Forbidden("This call was already answered"));

@@ -1,7 +1,8 @@
 //! How a code reaches the user: the [`SmsSender`] and [`VoiceCaller`] the send use case
-//! depends on, their Plivo implementation, the Plivo XML a call speaks, and the signatures of
-//! Plivo's callbacks.
+//! depends on, their Plivo implementation, the Plivo XML a call speaks, the URLs Plivo calls
+//! back and the signatures of those callbacks.
 
+pub(crate) mod callback_url;
 mod plivo;
 pub mod plivo_xml;
 pub mod signature;

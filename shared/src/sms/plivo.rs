@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{SmsError, SmsSender, VoiceCaller};
 use crate::config::{PlivoConfig, PlivoLog};
 use crate::domain::PhoneNumber;
-use crate::metrics::{Dependency, timed};
+use crate::timing::{Dependency, timed};
 
 /// How hard the client tries before giving up.
 #[derive(Debug, Clone, Copy)]

@@ -10,9 +10,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::item::{Item, PARTITION_KEY, State, TTL_ATTRIBUTE};
 use super::{Failure, Result, StoreError, dynamodb_client};
-use crate::config::OtpConfig;
 use crate::domain::{Limits, PhoneKey};
-use crate::metrics::{Dependency, timed};
+use crate::timing::{Dependency, timed};
 
 /// An attribute name an expression uses through a placeholder, being a reserved word.
 pub(super) type Name = (&'static str, &'static str);
@@ -69,16 +68,10 @@ impl DynamoDbStore {
         }
     }
 
-    /// The store a function uses: a client from the standard AWS configuration chain, the
-    /// table and limits from `config`, and the connection opened during init when
-    /// `OTP_INIT_WARMUP` asks for it.
-    pub async fn connect(config: &OtpConfig) -> anyhow::Result<Self> {
-        Self::connect_to(&config.table_name, config.limits, config.init_warm_up).await
-    }
-
-    /// [`connect`](Self::connect) to `table`, with the per-number `limits` (unused by a
-    /// store that only records receipts).
-    pub async fn connect_to(table: &str, limits: Limits, warm_up: bool) -> anyhow::Result<Self> {
+    /// The store a function uses: a client from the standard AWS configuration chain, on
+    /// `table`, with the per-number `limits` (unused by a store that only records receipts),
+    /// and the connection opened during init when `warm_up` (`OTP_INIT_WARMUP`) asks for it.
+    pub async fn connect(table: &str, limits: Limits, warm_up: bool) -> anyhow::Result<Self> {
         let store = Self::new(dynamodb_client().await?, table, limits);
         if warm_up {
             store.warm_up().await;

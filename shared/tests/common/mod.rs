@@ -12,10 +12,8 @@ use otp_devtools::dynalite::Dynalite;
 use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
-use otp_shared::config::{
-    CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig, VoiceConfig, messages_from_lookup,
-};
-use otp_shared::domain::{Caller, ClientIp, CodeLength, OtpCode, PhoneNumber};
+use otp_shared::config::{CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig};
+use otp_shared::domain::{Caller, ClientIp, CodeLength, Messages, OtpCode, PhoneNumber};
 use otp_shared::error::OtpError;
 use otp_shared::service::{Callbacks, SendOtp, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
@@ -285,6 +283,11 @@ impl Plivo {
         plivo_config(&self.server.uri())
     }
 
+    /// [`config`](Self::config), with the voice settings (and any other) from `settings`.
+    pub fn config_with(&self, settings: impl Fn(&str) -> Option<String>) -> PlivoConfig {
+        plivo_config_with(&self.server.uri(), settings)
+    }
+
     /// The JSON bodies of every message request received, oldest first.
     pub async fn sent(&self) -> Vec<serde_json::Value> {
         self.server
@@ -323,15 +326,17 @@ pub fn code_in(text: &str) -> String {
 }
 
 pub fn plivo_config(api_url: &str) -> PlivoConfig {
-    PlivoConfig::from_lookup(|k| {
-        match k {
-            "PLIVO_AUTH_ID" => Some(PLIVO_AUTH_ID),
-            "PLIVO_AUTH_TOKEN" => Some(PLIVO_AUTH_TOKEN),
-            "PLIVO_SENDER_ID" => Some(SENDER),
-            "PLIVO_API_URL" => Some(api_url),
-            _ => None,
-        }
-        .map(str::to_owned)
+    plivo_config_with(api_url, |_| None)
+}
+
+/// [`plivo_config`], reading any other setting from `settings`.
+pub fn plivo_config_with(api_url: &str, settings: impl Fn(&str) -> Option<String>) -> PlivoConfig {
+    PlivoConfig::from_lookup(|k| match k {
+        "PLIVO_AUTH_ID" => Some(PLIVO_AUTH_ID.to_owned()),
+        "PLIVO_AUTH_TOKEN" => Some(PLIVO_AUTH_TOKEN.to_owned()),
+        "PLIVO_SENDER_ID" => Some(SENDER.to_owned()),
+        "PLIVO_API_URL" => Some(api_url.to_owned()),
+        _ => settings(k),
     })
     .unwrap()
 }
@@ -495,18 +500,12 @@ impl Stack {
 
     /// A new `send-otp` instance on `dynamodb`, retrying SMS as `retry` says.
     pub fn sender_with(&self, dynamodb: aws_sdk_dynamodb::Client, retry: RetryPolicy) -> Sender {
-        let sms = PlivoSmsSender::new(&self.plivo.config(), retry).unwrap();
-        let config = self.config();
-        let messages = messages_from_lookup(self.lookup(), &config).unwrap();
-        let settings = self.lookup();
-        let voice = Option::<VoiceConfig>::from_lookup(|k| match k {
-            "PLIVO_SENDER_ID" => Some(SENDER.to_owned()),
-            _ => settings(k),
-        })
-        .unwrap();
-        SendOtp::new(config, self.store(dynamodb), sms, self.clock.clone())
+        let plivo = self.plivo.config_with(self.lookup());
+        let sms = PlivoSmsSender::new(&plivo, retry).unwrap();
+        let messages = Messages::from_lookup(self.lookup()).unwrap();
+        SendOtp::new(self.config(), self.store(dynamodb), sms, self.clock.clone())
             .with_messages(messages)
-            .with_voice(voice)
+            .with_voice(plivo.voice())
     }
 
     /// A new `plivo-callback` instance (the stack's settings must name
@@ -555,12 +554,11 @@ impl Stack {
     /// signing key (on the system clock, so that token libraries check them as they would).
     pub fn verifier_with(&self, dynamodb: aws_sdk_dynamodb::Client) -> Verifier {
         let verifier = VerifyOtp::new(self.config(), self.store(dynamodb), self.clock.clone());
-        match self.token_config() {
-            Some(config) => verifier.with_tokens(
-                TokenIssuer::new(config, Arc::new(otp_shared::clock::SystemClock)).unwrap(),
-            ),
-            None => verifier,
-        }
+        let clock = Arc::new(otp_shared::clock::SystemClock);
+        let tokens = self
+            .token_config()
+            .map(|c| TokenIssuer::new(c, clock).unwrap());
+        verifier.with_tokens(tokens)
     }
 
     /// The token settings among this stack's settings.
