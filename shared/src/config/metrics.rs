@@ -4,7 +4,7 @@ use super::ConfigError;
 use super::env::{Env, FromEnv};
 
 /// Where metrics go unless `OTP_METRICS_NAMESPACE` says otherwise.
-pub const DEFAULT_NAMESPACE: &str = "OtpLambda";
+pub(crate) const DEFAULT_NAMESPACE: &str = "OtpLambda";
 
 /// The metrics' settings, which every function reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

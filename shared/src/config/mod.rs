@@ -13,7 +13,7 @@ mod token;
 pub use callback::CallbackConfig;
 pub(crate) use env::problem;
 pub use env::{ConfigError, FromEnv};
-pub use metrics::{DEFAULT_NAMESPACE, MetricsConfig};
+pub use metrics::MetricsConfig;
 pub use otp::OtpConfig;
 pub(crate) use plivo::PlivoLog;
 pub use plivo::{PlivoConfig, VoiceConfig};

@@ -23,7 +23,7 @@ const LABEL: &[u8] = b"otp-lambda/v1/voice-answer";
 
 /// What an answer URL carries besides the sealed ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerBinding {
+pub(crate) struct AnswerBinding {
     pub key: PhoneKey,
     /// A random id for the call (128 bits, hex): spent when the answer is fetched.
     pub call_id: String,
@@ -52,7 +52,7 @@ impl AnswerBinding {
 }
 
 /// What a ticket opens to: the code's digits and the language to speak them in.
-pub struct Answer {
+pub(crate) struct Answer {
     pub code: SecretString,
     pub language: String,
 }
@@ -67,7 +67,7 @@ impl std::fmt::Debug for Answer {
 
 /// Why a ticket did not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TicketError {
+pub(crate) enum TicketError {
     #[error("the answer URL has expired")]
     Expired,
     #[error("the answer URL is not one this service made")]

@@ -32,7 +32,7 @@ impl MessageRef {
 
 /// A message's state as Plivo reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
+pub(crate) enum DeliveryStatus {
     Queued,
     Sent,
     Delivered,
@@ -41,7 +41,7 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "queued" => Self::Queued,
             "sent" => Self::Sent,
@@ -52,7 +52,7 @@ impl DeliveryStatus {
         })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Sent => "sent",
@@ -65,7 +65,7 @@ impl DeliveryStatus {
     /// What the report settles for a message to `region`: delivered, failed, or nothing yet.
     /// US and Canadian carriers return no delivery reports, so there `sent` is as far as a
     /// message is ever known to get, and counts as delivered (as Plivo advises).
-    pub fn outcome(self, region: Option<Region>) -> Option<DeliveryOutcome> {
+    pub(crate) fn outcome(self, region: Option<Region>) -> Option<DeliveryOutcome> {
         let no_reports = matches!(region, Some(Region::US | Region::CA));
         match self {
             Self::Delivered => Some(DeliveryOutcome::Delivered),
@@ -78,7 +78,7 @@ impl DeliveryStatus {
 
 /// Where a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryOutcome {
+pub(crate) enum DeliveryOutcome {
     Delivered,
     Failed,
 }
@@ -87,12 +87,12 @@ pub enum DeliveryOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     /// Plivo's id of the message.
-    pub message_uuid: String,
+    pub(crate) message_uuid: String,
     /// The report's place among the message's reports (they may arrive out of order).
-    pub sequence: u64,
-    pub status: DeliveryStatus,
+    pub(crate) sequence: u64,
+    pub(crate) status: DeliveryStatus,
     /// Plivo's error code, for a failed or undelivered message.
-    pub error_code: Option<u32>,
+    pub(crate) error_code: Option<u32>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::Region;
 
 /// Tags longer than this are refused (RFC 5646 advises supporting at least 35 characters).
-pub const MAX_TAG_LEN: usize = 35;
+pub(crate) const MAX_TAG_LEN: usize = 35;
 
 /// A well-formed BCP 47 language tag, its subtags in canonical case (`pt-BR`, `zh-Hant-TW`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,7 +47,7 @@ impl MessageTemplate {
 /// longer one; the extension table's characters take two) or, when any character is outside
 /// it, UCS-2 (70 UTF-16 units in one, 67 per part).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     Gsm7,
     Ucs2,
 }
@@ -60,7 +60,7 @@ const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
 
 /// The encoding a text needs and its length in it: GSM-7 septets (an extension character
 /// takes two) or UTF-16 units.
-pub fn encoded_length(text: &str) -> (Encoding, usize) {
+pub(crate) fn encoded_length(text: &str) -> (Encoding, usize) {
     let septets: Option<usize> = text
         .chars()
         .map(|c| {
@@ -81,7 +81,7 @@ pub fn encoded_length(text: &str) -> (Encoding, usize) {
 
 /// The most a one-segment message holds in `encoding`: 160 septets or 70 UTF-16 units, both
 /// 140 bytes.
-pub fn single_segment(encoding: Encoding) -> usize {
+pub(crate) fn single_segment(encoding: Encoding) -> usize {
     match encoding {
         Encoding::Gsm7 => 160,
         Encoding::Ucs2 => 70,
@@ -89,7 +89,7 @@ pub fn single_segment(encoding: Encoding) -> usize {
 }
 
 /// The encoding a text needs and the number of SMS segments it is billed as.
-pub fn segments(text: &str) -> (Encoding, u32) {
+pub(crate) fn segments(text: &str) -> (Encoding, u32) {
     let (encoding, units) = encoded_length(text);
     let part = match encoding {
         Encoding::Gsm7 => 153,

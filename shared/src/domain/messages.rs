@@ -14,7 +14,7 @@ use super::{CodeLength, OtpCode, Region};
 const TEXTS: &str = include_str!("../../messages/texts.txt");
 
 /// The languages with a built-in text, and the variable that replaces each one's text.
-pub const LANGUAGES: [(&str, &str); 23] = [
+pub(crate) const LANGUAGES: [(&str, &str); 23] = [
     ("en", "OTP_MESSAGE_TEMPLATE_EN"),
     ("es", "OTP_MESSAGE_TEMPLATE_ES"),
     ("pt", "OTP_MESSAGE_TEMPLATE_PT"),
@@ -51,7 +51,7 @@ pub(crate) fn builtin_text(tag: &str) -> Option<&'static str> {
 }
 
 /// The most characters a brand may have, all GSM-7, so it never changes the encoding.
-pub const MAX_BRAND_CHARS: usize = 20;
+pub(crate) const MAX_BRAND_CHARS: usize = 20;
 
 /// An Android SMS Retriever app hash: 11 characters of `[A-Za-z0-9+/]`.
 pub(crate) fn is_app_hash(text: &str) -> bool {
@@ -396,7 +396,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::domain::Encoding;
+    use crate::domain::message::Encoding;
 
     fn digits(n: u8) -> CodeLength {
         CodeLength::new(n).unwrap()

@@ -14,21 +14,25 @@ mod messages;
 mod phone;
 mod voice;
 
-pub use answer::{ANSWER_TTL, Answer, AnswerBinding, TicketError};
+pub use answer::ANSWER_TTL;
+pub(crate) use answer::{Answer, AnswerBinding, TicketError};
 pub use client::{Caller, ClientIp};
 pub use code::{CodeLength, OtpCode};
-pub use delivery::{DeliveryOutcome, DeliveryStatus, MessageRef, Receipt};
+pub(crate) use delivery::{DeliveryOutcome, DeliveryStatus};
+pub use delivery::{MessageRef, Receipt};
 pub(crate) use keys::Keyring;
 pub use keys::{CodeHash, PhoneKey};
 pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits, Tripped};
-pub use locale::{Locale, MAX_TAG_LEN};
-pub use message::{Encoding, encoded_length, segments, single_segment};
+pub use locale::Locale;
+pub(crate) use locale::MAX_TAG_LEN;
+pub(crate) use message::segments;
+pub(crate) use messages::LANGUAGES;
 pub(crate) use messages::MessageSettings;
 pub use messages::Messages;
-pub use messages::{LANGUAGES, MAX_BRAND_CHARS};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
-pub use voice::{Channel, Spoken, digit_by_digit};
+pub use voice::Channel;
+pub(crate) use voice::{Spoken, digit_by_digit};
 
 /// Why a piece of user input was refused. The text says what is wrong with it without
 /// repeating it, and without naming where it came from (the HTTP layer names the field).

@@ -29,7 +29,7 @@ impl Channel {
 /// What a call says, in one language: the text-to-speech language, the prompt to press 1,
 /// the words before the code and the words before it is repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Spoken {
+pub(crate) struct Spoken {
     /// The language as Plivo's `<Speak language>` names it.
     pub speech_language: &'static str,
     pub intro: &'static str,
@@ -212,7 +212,7 @@ const fn spoken(
 
 impl Spoken {
     /// The words for `language` (a tag of the SMS texts), English when no voice has it.
-    pub fn for_language(language: &str) -> Self {
+    pub(crate) fn for_language(language: &str) -> Self {
         SPOKEN
             .iter()
             .find(|(tag, _)| *tag == language)
@@ -222,7 +222,7 @@ impl Spoken {
     }
 
     /// The language tag of the SMS texts these words are for (English for any other).
-    pub fn language_tag(language: &str) -> &'static str {
+    pub(crate) fn language_tag(language: &str) -> &'static str {
         SPOKEN
             .iter()
             .find(|(tag, _)| *tag == language)
@@ -232,7 +232,7 @@ impl Spoken {
 
 /// The code's digits one by one, with a pause after each (`1, 2, 3, ...`), so a voice reads
 /// them slowly and never as one number.
-pub fn digit_by_digit(code: &str) -> String {
+pub(crate) fn digit_by_digit(code: &str) -> String {
     let digits: Vec<String> = code.chars().map(String::from).collect();
     format!("{}.", digits.join(", "))
 }

@@ -4,7 +4,7 @@
 
 pub(crate) mod callback_url;
 mod plivo;
-pub mod plivo_xml;
+pub(crate) mod plivo_xml;
 pub mod signature;
 
 use std::future::Future;

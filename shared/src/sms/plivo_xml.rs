@@ -23,7 +23,7 @@ fn escape(text: &str) -> String {
 
 /// The answer that reads `code` in `language` (a tag of the SMS texts): the words before it,
 /// the digits one by one, a pause, the words before the repeat, the digits again.
-pub fn speak_code(code: &SecretString, language: &str) -> SecretString {
+pub(crate) fn speak_code(code: &SecretString, language: &str) -> SecretString {
     let spoken = Spoken::for_language(language);
     let lang = escape(spoken.speech_language);
     let speak = |text: &str| format!("<Speak language=\"{lang}\">{}</Speak>", escape(text));
@@ -42,7 +42,7 @@ pub fn speak_code(code: &SecretString, language: &str) -> SecretString {
 
 /// The answer that asks for a 1 before anything is said, posting the key to `action` (the
 /// same answer URL): a voicemail box or a machine presses nothing, so never records the code.
-pub fn press_one(action: &str, language: &str) -> SecretString {
+pub(crate) fn press_one(action: &str, language: &str) -> SecretString {
     let spoken = Spoken::for_language(language);
     SecretString::from(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
@@ -60,10 +60,10 @@ pub fn press_one(action: &str, language: &str) -> SecretString {
 }
 
 /// The answer to a notice that the call is over: nothing.
-pub const NOTHING: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+pub(crate) const NOTHING: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
 /// The answer that says nothing and ends the call.
-pub const HANG_UP: &str =
+pub(crate) const HANG_UP: &str =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>";
 
 #[cfg(test)]
