@@ -1,7 +1,7 @@
 //! The documents that check the tokens a right code earns: `GET /.well-known/jwks.json` and
 //! `GET /.well-known/openid-configuration`, served by verify-otp (404 without a signing key).
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Response};
 
 use crate::error::OtpError;
@@ -39,7 +39,6 @@ pub(super) fn serve<S: OtpStore>(
         Document::OpenIdConfiguration => tokens.openid_configuration(),
     };
     let mut response = Response::new(Body::Text(text.to_owned()));
-    *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

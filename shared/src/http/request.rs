@@ -14,7 +14,7 @@ use crate::error::OtpError;
 use crate::service::MessageChoice;
 
 /// Bodies above this size are refused before parsing.
-pub(super) const MAX_BODY_BYTES: usize = 8 * 1024;
+const MAX_BODY_BYTES: usize = 8 * 1024;
 
 /// The JSON object in a POST body.
 pub(super) fn json_object(req: &Request) -> Result<Map<String, Value>, OtpError> {
