@@ -479,11 +479,11 @@ async fn a_bad_locale_or_app_hash_gets_400_and_changes_nothing() {
 
 #[tokio::test]
 async fn brand_webotp_and_app_hash_shape_the_message() {
-    // With all three, some UCS-2 languages take a second segment, which the start-up check
-    // refuses (tested in domain/messages.rs); this test is about the shape, so it allows them.
+    // With all three, the languages whose full text would take a second segment go out in
+    // their compact form (config/tests.rs), so the function starts without multipart.
     let stack = Stack::new(
         "OTP_BRAND=Example OTP_WEBOTP_DOMAIN=example.com \
-         OTP_ANDROID_APP_HASH=FA+9qCX9VSu,AbCdEfGhIj/ OTP_ALLOW_MULTIPART=true",
+         OTP_ANDROID_APP_HASH=FA+9qCX9VSu,AbCdEfGhIj/",
     )
     .await;
     let sender = stack.sender();
@@ -509,5 +509,14 @@ async fn brand_webotp_and_app_hash_shape_the_message() {
         last_text(&stack)
             .await
             .contains("\n\nFA+9qCX9VSu\n@example.com #")
+    );
+    // Russian's full text does not fit this shape in one UCS-2 segment: its compact one goes.
+    let body = serde_json::json!({"phoneNumber": "+33612345678", "locale": "ru"});
+    let response = send_otp(&sender, event_with_body("send-otp.json", body)).await;
+    assert_eq!(response.status(), 200);
+    let code = stack.plivo.last_code().await;
+    assert_eq!(
+        last_text(&stack).await,
+        format!("Example: Код {code}, 5 мин.\n\nFA+9qCX9VSu\n@example.com #{code}")
     );
 }

@@ -264,3 +264,62 @@ fn plivo_settings_are_required_and_checked() {
         "PLIVO_LOG"
     );
 }
+
+#[test]
+fn both_autofill_lines_with_an_ordinary_sign_in_host_fit_every_language_in_one_segment() {
+    use secrecy::ExposeSecret;
+
+    use crate::domain::{CodeLength, LANGUAGES, OtpCode, segments};
+
+    let hash = "FA+9qCX9VSu";
+    let shaped = Messages::from_lookup(lookup(&[
+        ("OTP_WEBOTP_DOMAIN", "login.example.com"),
+        ("OTP_ANDROID_APP_HASH", hash),
+    ]))
+    .expect("both autofill lines for a 17-character host start");
+    let plain = Messages::from_lookup(lookup(&[])).unwrap();
+    let code = OtpCode::parse("999999", CodeLength::new(6).unwrap()).unwrap();
+    let lines = format!("\n\n{hash}\n@login.example.com #999999");
+    let mut compact = Vec::new();
+    for tag in LANGUAGES {
+        let text = shaped.render(tag, &code, 300, Some(hash));
+        let text = text.expose_secret();
+        assert_eq!(segments(text).1, 1, "{tag}: {text}");
+        let body = text.strip_suffix(&lines).expect("both lines, last");
+        assert!(
+            body.contains("999999") && body.contains('5'),
+            "{tag}: {body}"
+        );
+        let full = plain.render(tag, &code, 300, None);
+        if body != full.expose_secret() {
+            compact.push(tag);
+        }
+    }
+    // Only the languages whose full text cannot fit change; the others keep theirs.
+    assert_eq!(
+        compact,
+        [
+            "es", "pt", "pt-BR", "pl", "ru", "ar", "he", "hi", "vi", "th"
+        ]
+    );
+}
+
+#[test]
+fn the_compact_texts_are_refused_too_when_even_they_cannot_fit() {
+    let err = Messages::from_lookup(lookup(&[
+        ("OTP_WEBOTP_DOMAIN", "accounts.login.example.com"),
+        ("OTP_ANDROID_APP_HASH", "FA+9qCX9VSu"),
+        ("OTP_BRAND", "Example Payments"),
+        ("OTP_DIGITS", "10"),
+    ]))
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("more than one SMS segment in "),
+        "{message}"
+    );
+    for tag in ["ru (", "ar (", "ja ("] {
+        assert!(message.contains(tag), "{message}");
+    }
+    assert!(!message.contains(" en ("), "{message}");
+}

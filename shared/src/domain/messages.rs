@@ -1,49 +1,31 @@
 //! Which text a code goes out in, and its shape: the language (the caller's, the
 //! destination's, or the default), the operator's brand, and the lines browsers and phones
 //! read to fill the code in by themselves (WebOTP's `@domain #code`, Android's app hash).
-//! Every combination is rendered and checked once, at start: a text that would cost a second
-//! segment, or break the autofill format, stops the function instead of going out.
+//! Every combination is rendered and checked once, at start: a built-in text too long for the
+//! configured shape goes out in its language's compact form, and a text that would still cost
+//! a second segment, or break the autofill format, stops the function instead of going out.
 
 use secrecy::SecretString;
 
 use super::locale::{Locale, default_for_region};
-use super::message::{Encoding, MessageTemplate, encoded_length, segments, single_segment};
+use super::template::{Encoding, MessageTemplate, TemplateError, encoded_length, single_segment};
 use super::{CodeLength, OtpCode, Region};
 
 /// The built-in texts, `<tag> = <text>` per line (`shared/messages/texts.txt`).
 const TEXTS: &str = include_str!("../../messages/texts.txt");
+/// Each language's compact text, for a shape its full one does not fit
+/// (`shared/messages/compact.txt`).
+const COMPACT_TEXTS: &str = include_str!("../../messages/compact.txt");
 
-/// The languages with a built-in text, and the variable that replaces each one's text.
-pub(crate) const LANGUAGES: [(&str, &str); 23] = [
-    ("en", "OTP_MESSAGE_TEMPLATE_EN"),
-    ("es", "OTP_MESSAGE_TEMPLATE_ES"),
-    ("pt", "OTP_MESSAGE_TEMPLATE_PT"),
-    ("pt-BR", "OTP_MESSAGE_TEMPLATE_PT_BR"),
-    ("fr", "OTP_MESSAGE_TEMPLATE_FR"),
-    ("de", "OTP_MESSAGE_TEMPLATE_DE"),
-    ("it", "OTP_MESSAGE_TEMPLATE_IT"),
-    ("nl", "OTP_MESSAGE_TEMPLATE_NL"),
-    ("pl", "OTP_MESSAGE_TEMPLATE_PL"),
-    ("ru", "OTP_MESSAGE_TEMPLATE_RU"),
-    ("uk", "OTP_MESSAGE_TEMPLATE_UK"),
-    ("tr", "OTP_MESSAGE_TEMPLATE_TR"),
-    ("ar", "OTP_MESSAGE_TEMPLATE_AR"),
-    ("he", "OTP_MESSAGE_TEMPLATE_HE"),
-    ("hi", "OTP_MESSAGE_TEMPLATE_HI"),
-    ("id", "OTP_MESSAGE_TEMPLATE_ID"),
-    ("ja", "OTP_MESSAGE_TEMPLATE_JA"),
-    ("ko", "OTP_MESSAGE_TEMPLATE_KO"),
-    ("zh-CN", "OTP_MESSAGE_TEMPLATE_ZH_CN"),
-    ("zh-TW", "OTP_MESSAGE_TEMPLATE_ZH_TW"),
-    ("vi", "OTP_MESSAGE_TEMPLATE_VI"),
-    ("th", "OTP_MESSAGE_TEMPLATE_TH"),
-    ("sv", "OTP_MESSAGE_TEMPLATE_SV"),
+/// The languages with a built-in text.
+pub(crate) const LANGUAGES: [&str; 23] = [
+    "en", "es", "pt", "pt-BR", "fr", "de", "it", "nl", "pl", "ru", "uk", "tr", "ar", "he", "hi",
+    "id", "ja", "ko", "zh-CN", "zh-TW", "vi", "th", "sv",
 ];
 
-/// The built-in text of `tag`.
-pub(crate) fn builtin_text(tag: &str) -> Option<&'static str> {
-    TEXTS
-        .lines()
+/// `tag`'s line in a texts file.
+fn text_in(file: &'static str, tag: &str) -> Option<&'static str> {
+    file.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| line.split_once(" = "))
         .find(|(t, _)| *t == tag)
@@ -54,7 +36,7 @@ pub(crate) fn builtin_text(tag: &str) -> Option<&'static str> {
 pub(crate) const MAX_BRAND_CHARS: usize = 20;
 
 /// An Android SMS Retriever app hash: 11 characters of `[A-Za-z0-9+/]`.
-pub(crate) fn is_app_hash(text: &str) -> bool {
+fn is_app_hash(text: &str) -> bool {
     text.len() == 11
         && text
             .bytes()
@@ -64,7 +46,7 @@ pub(crate) fn is_app_hash(text: &str) -> bool {
 /// A host name as WebOTP's `@host` names the origin: two or more dot-separated labels of
 /// letters, digits and inner hyphens, at most 63 characters each and 253 in all, the last not
 /// all digits (so no IP address). Lower case.
-pub(crate) fn web_otp_host(text: &str) -> Option<String> {
+fn web_otp_host(text: &str) -> Option<String> {
     let host = text.trim().to_ascii_lowercase();
     let labels: Vec<&str> = host.split('.').collect();
     let label_ok = |l: &&str| {
@@ -80,25 +62,51 @@ pub(crate) fn web_otp_host(text: &str) -> Option<String> {
     ok.then_some(host)
 }
 
-/// Why the message settings were refused: the variable, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MessageError {
-    pub(crate) var: &'static str,
-    pub(crate) problem: String,
+/// The setting a text came from: the default language's text, or one language's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextSetting {
+    Default,
+    Language(&'static str),
 }
 
-fn error(var: &'static str, problem: impl Into<String>) -> MessageError {
-    MessageError {
-        var,
-        problem: problem.into(),
-    }
+/// Why the message settings were refused. The configuration layer names the variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MessageError {
+    /// The default language is not a BCP 47 tag.
+    DefaultLocale,
+    /// The default language has no built-in text.
+    DefaultLocaleUnknown,
+    Brand,
+    WebOtpDomain,
+    AppHashes,
+    /// Both the default text and the default language's own text are set.
+    DefaultTextTwice(&'static str),
+    Template(TextSetting, TemplateError),
+    /// The text uses `{brand}`, and there is none.
+    NoBrand(TextSetting),
+    /// The text ends with a WebOTP line of its own.
+    OwnWebOtpLine(TextSetting),
+    OverOneSegment(Overflow),
+}
+
+/// The texts that do not fit one segment, and the shape they were checked in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Overflow {
+    /// The first text over, to name its setting.
+    pub(crate) first: TextSetting,
+    /// Each language over, with its length: `sv (161 of 160 GSM-7 septets)`.
+    pub(crate) languages: Vec<String>,
+    pub(crate) digits: u8,
+    pub(crate) brand: Option<String>,
+    pub(crate) app_hash: bool,
+    pub(crate) web_otp: Option<String>,
 }
 
 /// Every language's text, and what goes around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Messages {
-    /// Each built-in language with its text (the operator's, or the built-in one).
-    texts: Vec<(&'static str, &'static str, MessageTemplate)>,
+    /// Each built-in language with the text it goes out in.
+    texts: Vec<(&'static str, MessageTemplate)>,
     /// The language of last resort.
     default: &'static str,
     brand: Option<String>,
@@ -106,19 +114,30 @@ pub struct Messages {
     app_hashes: Vec<String>,
 }
 
-/// The message settings as read from the environment, before they are checked together.
+/// The message settings, before they are checked together.
 #[derive(Debug, Default)]
 pub(crate) struct MessageSettings {
-    /// `OTP_DEFAULT_LOCALE`.
+    /// The language of last resort (`en` when unset).
     pub(crate) default_locale: Option<String>,
-    /// `OTP_MESSAGE_TEMPLATE`: the default language's text.
+    /// The default language's text.
     pub(crate) default_text: Option<String>,
-    /// `OTP_MESSAGE_TEMPLATE_<TAG>`, by tag.
+    /// Languages' own texts, by tag.
     pub(crate) texts: Vec<(&'static str, String)>,
     pub(crate) brand: Option<String>,
     pub(crate) web_otp_domain: Option<String>,
+    /// Comma-separated Android app hashes.
     pub(crate) app_hashes: Option<String>,
+    /// Whether a text may take more than one segment.
     pub(crate) allow_multipart: bool,
+}
+
+/// One language's text while the catalogue is checked: the one it goes out in, and for a
+/// built-in text, the compact one to fall back to.
+struct Candidate {
+    tag: &'static str,
+    setting: TextSetting,
+    template: MessageTemplate,
+    compact: Option<MessageTemplate>,
 }
 
 impl Default for Messages {
@@ -133,181 +152,141 @@ impl Default for Messages {
     }
 }
 
+/// The setting's text when it is set to something other than white space.
+fn given(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
 impl Messages {
     /// Builds the catalogue and renders every language in every shape with the longest code
     /// (`digits` nines) and `code_ttl`'s minutes: each must fit one SMS segment (140 bytes,
-    /// as Android's SMS Retriever also requires) unless `allow_multipart`.
+    /// as Android's SMS Retriever also requires), in its compact form if need be, unless
+    /// `allow_multipart`.
     pub(crate) fn new(
         settings: MessageSettings,
         digits: CodeLength,
         code_ttl: u64,
     ) -> Result<Self, MessageError> {
-        let default = match settings.default_locale.as_deref().map(str::trim) {
-            None | Some("") => "en",
-            Some(tag) => {
-                let locale = Locale::parse(tag).ok_or_else(|| {
-                    error(
-                        "OTP_DEFAULT_LOCALE",
-                        "must be a BCP 47 language tag, e.g. en or pt-BR",
-                    )
-                })?;
-                lookup(&locale).ok_or_else(|| {
-                    error(
-                        "OTP_DEFAULT_LOCALE",
-                        "has no built-in text (see shared/messages/texts.txt)",
-                    )
-                })?
-            }
+        let default = default_language(settings.default_locale.as_deref())?;
+        let brand = brand(settings.brand.as_deref())?;
+        let web_otp = match given(settings.web_otp_domain.as_deref()) {
+            None => None,
+            Some(domain) => Some(web_otp_host(domain).ok_or(MessageError::WebOtpDomain)?),
         };
-        let brand = match settings.brand.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(brand) => {
-                let gsm = segments(brand).0 == Encoding::Gsm7;
-                if brand.chars().count() > MAX_BRAND_CHARS
-                    || !gsm
-                    || brand.contains(['\n', '\r', '\u{c}', '{', '}'])
-                {
-                    return Err(error(
-                        "OTP_BRAND",
-                        format!("must be at most {MAX_BRAND_CHARS} GSM-7 characters on one line"),
-                    ));
-                }
-                Some(brand.to_owned())
-            }
-        };
-        let web_otp = match settings.web_otp_domain.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(domain) => Some(web_otp_host(domain).ok_or_else(|| {
-                error("OTP_WEBOTP_DOMAIN", "must be a host name, e.g. example.com")
-            })?),
-        };
-        let app_hashes: Vec<String> = settings
-            .app_hashes
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if !app_hashes.iter().all(|h| is_app_hash(h)) {
-            return Err(error(
-                "OTP_ANDROID_APP_HASH",
-                "must be app hashes of exactly 11 characters of A-Z, a-z, 0-9, + and /, comma-separated",
-            ));
-        }
-        let default_var = LANGUAGES
-            .iter()
-            .find(|(tag, _)| *tag == default)
-            .map_or("OTP_MESSAGE_TEMPLATE", |(_, var)| var);
-        if settings.default_text.is_some() && settings.texts.iter().any(|(t, _)| *t == default) {
-            return Err(error(
-                "OTP_MESSAGE_TEMPLATE",
-                format!("set either OTP_MESSAGE_TEMPLATE or {default_var}, not both"),
-            ));
-        }
-        let mut texts = Vec::new();
-        for (tag, var) in LANGUAGES {
-            let given = settings
-                .texts
-                .iter()
-                .find(|(t, _)| *t == tag)
-                .map(|(_, text)| (var, text.clone()))
-                .or_else(|| {
-                    (tag == default)
-                        .then(|| {
-                            settings
-                                .default_text
-                                .clone()
-                                .map(|t| ("OTP_MESSAGE_TEMPLATE", t))
-                        })
-                        .flatten()
-                });
-            let (var, text) = match given {
-                Some((var, text)) => (var, text),
-                // The brand leads a built-in text, in every language.
-                None => {
-                    let text = builtin_text(tag).expect("every language has a text");
-                    let text = match brand {
-                        Some(_) => format!("{{brand}}: {text}"),
-                        None => text.to_owned(),
-                    };
-                    (var, text)
-                }
-            };
-            let template = MessageTemplate::parse(&text).map_err(|e| error(var, e.to_string()))?;
-            if template.as_str().contains("{brand}") && brand.is_none() {
-                return Err(error(var, "uses {brand}, and OTP_BRAND is not set"));
-            }
-            if web_otp.is_some()
-                && template
-                    .as_str()
-                    .lines()
-                    .last()
-                    .is_some_and(|l| l.trim_start().starts_with('@'))
-            {
-                return Err(error(
-                    var,
-                    "ends with its own WebOTP line; OTP_WEBOTP_DOMAIN adds it",
-                ));
-            }
-            texts.push((tag, var, template));
-        }
-        let messages = Self {
-            texts,
+        let app_hashes = app_hashes(settings.app_hashes.as_deref())?;
+        let mut messages = Self {
+            texts: Vec::new(),
             default,
             brand,
             web_otp,
             app_hashes,
         };
-        if !settings.allow_multipart {
-            messages.check(digits, code_ttl)?;
-        }
+        let candidates = messages.candidates(&settings)?;
+        messages.fit(candidates, digits, code_ttl, settings.allow_multipart)?;
         Ok(messages)
     }
 
-    /// Every language, shaped as it will be sent, with the longest code and app hash: one
-    /// segment each.
-    fn check(&self, digits: CodeLength, code_ttl: u64) -> Result<(), MessageError> {
+    /// Each language's text: the operator's, or the built-in one with its compact form (led
+    /// by the brand, when there is one).
+    fn candidates(&self, settings: &MessageSettings) -> Result<Vec<Candidate>, MessageError> {
+        if settings.default_text.is_some() && settings.texts.iter().any(|(t, _)| *t == self.default)
+        {
+            return Err(MessageError::DefaultTextTwice(self.default));
+        }
+        let builtin = |file, tag| {
+            let text = text_in(file, tag).expect("every language has a text in each file");
+            let text = match self.brand {
+                Some(_) => format!("{{brand}}: {text}"),
+                None => text.to_owned(),
+            };
+            MessageTemplate::parse(&text).expect("the built-in texts have a code")
+        };
+        LANGUAGES
+            .into_iter()
+            .map(|tag| {
+                let own = settings.texts.iter().find(|(t, _)| *t == tag);
+                let default_text = settings
+                    .default_text
+                    .as_ref()
+                    .filter(|_| tag == self.default);
+                let candidate = match (own, default_text) {
+                    (Some((_, text)), _) => self.own(TextSetting::Language(tag), tag, text)?,
+                    (None, Some(text)) => self.own(TextSetting::Default, tag, text)?,
+                    (None, None) => Candidate {
+                        tag,
+                        setting: TextSetting::Language(tag),
+                        template: builtin(TEXTS, tag),
+                        compact: Some(builtin(COMPACT_TEXTS, tag)),
+                    },
+                };
+                Ok(candidate)
+            })
+            .collect()
+    }
+
+    /// An operator's text for `tag`, checked against the other settings.
+    fn own(
+        &self,
+        setting: TextSetting,
+        tag: &'static str,
+        text: &str,
+    ) -> Result<Candidate, MessageError> {
+        let template =
+            MessageTemplate::parse(text).map_err(|e| MessageError::Template(setting, e))?;
+        if template.as_str().contains("{brand}") && self.brand.is_none() {
+            return Err(MessageError::NoBrand(setting));
+        }
+        let last_line = template.as_str().lines().last().unwrap_or_default();
+        if self.web_otp.is_some() && last_line.trim_start().starts_with('@') {
+            return Err(MessageError::OwnWebOtpLine(setting));
+        }
+        Ok(Candidate {
+            tag,
+            setting,
+            template,
+            compact: None,
+        })
+    }
+
+    /// Takes each language's text, shaped as it will be sent with the longest code and app
+    /// hash: the full one if it fits one segment, else the compact one; refused when a text
+    /// that goes out still does not fit, unless `allow_multipart`.
+    fn fit(
+        &mut self,
+        candidates: Vec<Candidate>,
+        digits: CodeLength,
+        code_ttl: u64,
+        allow_multipart: bool,
+    ) -> Result<(), MessageError> {
         let code = "9".repeat(usize::from(digits.get()));
         let hash = self.app_hashes.first().map(String::as_str);
-        let mut over = Vec::new();
-        for (tag, var, template) in &self.texts {
-            let text = self.shape(template, &code, code_ttl, hash);
-            let (encoding, length) = encoded_length(&text);
-            if length > single_segment(encoding) {
-                let unit = match encoding {
-                    Encoding::Gsm7 => "GSM-7 septets",
-                    Encoding::Ucs2 => "UCS-2 units",
-                };
-                over.push((
-                    *var,
-                    format!("{tag} ({length} of {} {unit})", single_segment(encoding)),
-                ));
-            }
-        }
-        let Some((var, _)) = over.first() else {
-            return Ok(());
+        let overflow = |template: &MessageTemplate| {
+            over_one_segment(&self.shape(template, &code, code_ttl, hash))
         };
-        let mut with = vec![format!("a {}-digit code (OTP_DIGITS)", digits.get())];
-        if let Some(brand) = &self.brand {
-            with.push(format!("the brand \"{brand}\" (OTP_BRAND)"));
+        let mut over = Vec::new();
+        let mut texts = Vec::new();
+        for candidate in candidates {
+            let mut template = candidate.template;
+            if let (Some(_), Some(compact)) = (overflow(&template), candidate.compact) {
+                template = compact;
+            }
+            if let Some(length) = overflow(&template) {
+                over.push((candidate.setting, format!("{} ({length})", candidate.tag)));
+            }
+            texts.push((candidate.tag, template));
         }
-        if hash.is_some() {
-            with.push("the app hash line (OTP_ANDROID_APP_HASH)".to_owned());
+        self.texts = texts;
+        match over.first() {
+            Some((first, _)) if !allow_multipart => Err(MessageError::OverOneSegment(Overflow {
+                first: *first,
+                languages: over.into_iter().map(|(_, language)| language).collect(),
+                digits: digits.get(),
+                brand: self.brand.clone(),
+                app_hash: hash.is_some(),
+                web_otp: self.web_otp.clone(),
+            })),
+            _ => Ok(()),
         }
-        if let Some(host) = &self.web_otp {
-            with.push(format!("the line @{host} (OTP_WEBOTP_DOMAIN)"));
-        }
-        let languages: Vec<&str> = over.iter().map(|(_, l)| l.as_str()).collect();
-        Err(error(
-            var,
-            format!(
-                "more than one SMS segment in {} with {}; shorten those texts (OTP_MESSAGE_TEMPLATE_<TAG>), the brand or the domain, or set OTP_ALLOW_MULTIPART=true",
-                languages.join(", "),
-                with.join(", ")
-            ),
-        ))
     }
 
     /// The language a message goes out in: the caller's `requested` one when there is a text
@@ -351,9 +330,9 @@ impl Messages {
         let template = self
             .texts
             .iter()
-            .find(|(tag, _, _)| *tag == language)
-            .or_else(|| self.texts.iter().find(|(tag, _, _)| *tag == self.default))
-            .map(|(_, _, t)| t)
+            .find(|(tag, _)| *tag == language)
+            .or_else(|| self.texts.iter().find(|(tag, _)| *tag == self.default))
+            .map(|(_, t)| t)
             .expect("the default language has a text");
         SecretString::from(self.shape(template, code.expose(), code_ttl, app_hash))
     }
@@ -381,14 +360,60 @@ impl Messages {
     }
 }
 
+/// The language of last resort: `en`, or the built-in language `tag` falls back to.
+fn default_language(tag: Option<&str>) -> Result<&'static str, MessageError> {
+    let Some(tag) = given(tag) else {
+        return Ok("en");
+    };
+    let locale = Locale::parse(tag).ok_or(MessageError::DefaultLocale)?;
+    lookup(&locale).ok_or(MessageError::DefaultLocaleUnknown)
+}
+
+/// The brand, at most [`MAX_BRAND_CHARS`] GSM-7 characters on one line, no braces.
+fn brand(brand: Option<&str>) -> Result<Option<String>, MessageError> {
+    let Some(brand) = given(brand) else {
+        return Ok(None);
+    };
+    let gsm = encoded_length(brand).0 == Encoding::Gsm7;
+    let one_line = !brand.contains(['\n', '\r', '\u{c}', '{', '}']);
+    if brand.chars().count() > MAX_BRAND_CHARS || !gsm || !one_line {
+        return Err(MessageError::Brand);
+    }
+    Ok(Some(brand.to_owned()))
+}
+
+/// The comma-separated app hashes, each of them valid.
+fn app_hashes(hashes: Option<&str>) -> Result<Vec<String>, MessageError> {
+    let hashes: Vec<String> = hashes
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    match hashes.iter().all(|h| is_app_hash(h)) {
+        true => Ok(hashes),
+        false => Err(MessageError::AppHashes),
+    }
+}
+
+/// How far over one segment `text` is, as `161 of 160 GSM-7 septets`; none when it fits.
+fn over_one_segment(text: &str) -> Option<String> {
+    let (encoding, length) = encoded_length(text);
+    let unit = match encoding {
+        Encoding::Gsm7 => "GSM-7 septets",
+        Encoding::Ucs2 => "UCS-2 units",
+    };
+    let most = single_segment(encoding);
+    (length > most).then(|| format!("{length} of {most} {unit}"))
+}
+
 /// The built-in language a tag falls back to, if any.
 fn lookup(locale: &Locale) -> Option<&'static str> {
-    locale.candidates().iter().find_map(|c| {
-        LANGUAGES
-            .iter()
-            .find(|(tag, _)| tag == c)
-            .map(|(tag, _)| *tag)
-    })
+    locale
+        .candidates()
+        .iter()
+        .find_map(|c| LANGUAGES.into_iter().find(|tag| tag == c))
 }
 
 #[cfg(test)]
@@ -396,7 +421,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::domain::message::Encoding;
+    use crate::domain::template::{Encoding, segments};
 
     fn digits(n: u8) -> CodeLength {
         CodeLength::new(n).unwrap()
@@ -439,10 +464,15 @@ mod tests {
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| l.split_once(" = ").unwrap().0)
             .collect();
-        let languages: Vec<&str> = LANGUAGES.iter().map(|(tag, _)| *tag).collect();
-        assert_eq!(listed, languages);
+        assert_eq!(listed, LANGUAGES);
+        let compact: Vec<&str> = COMPACT_TEXTS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_once(" = ").unwrap().0)
+            .collect();
+        assert_eq!(compact, LANGUAGES);
         let all = Messages::new(MessageSettings::default(), digits(10), 900).unwrap();
-        for (tag, _) in LANGUAGES {
+        for tag in LANGUAGES {
             let text = all.render(tag, &code("9999999999"), 900, None);
             let text = text.expose_secret();
             assert!(
@@ -518,20 +548,23 @@ mod tests {
             });
             assert_eq!(result.is_ok(), ok, "{brand:?}");
             if !ok {
-                assert_eq!(result.unwrap_err().var, "OTP_BRAND");
+                assert_eq!(result.unwrap_err(), MessageError::Brand);
             }
         }
         let unbranded = messages(MessageSettings {
             texts: vec![("de", "{brand}: {code}".into())],
             ..Default::default()
         });
-        assert_eq!(unbranded.unwrap_err().var, "OTP_MESSAGE_TEMPLATE_DE");
+        assert_eq!(
+            unbranded.unwrap_err(),
+            MessageError::NoBrand(TextSetting::Language("de"))
+        );
         let both = messages(MessageSettings {
             default_text: Some("{code}".into()),
             texts: vec![("en", "{code}".into())],
             ..Default::default()
         });
-        assert_eq!(both.unwrap_err().var, "OTP_MESSAGE_TEMPLATE");
+        assert_eq!(both.unwrap_err(), MessageError::DefaultTextTwice("en"));
     }
 
     #[test]
@@ -547,14 +580,12 @@ mod tests {
             })
         };
         assert!(with(&fits, false).is_ok());
-        let err = with(&over, false).unwrap_err();
-        assert_eq!(err.var, "OTP_MESSAGE_TEMPLATE_SV");
-        assert!(
-            err.problem
-                .contains("in sv (161 of 160 GSM-7 septets) with a 6-digit code"),
-            "{}",
-            err.problem
-        );
+        let MessageError::OverOneSegment(overflow) = with(&over, false).unwrap_err() else {
+            panic!("refused for its length");
+        };
+        assert_eq!(overflow.first, TextSetting::Language("sv"));
+        assert_eq!(overflow.languages, ["sv (161 of 160 GSM-7 septets)"]);
+        assert_eq!(overflow.digits, 6);
         assert!(with(&over, true).is_ok());
         // UCS-2: 70 units; 64 besides the code.
         let fits = format!("{{code}}{}", "Ж".repeat(64));
@@ -570,7 +601,9 @@ mod tests {
             digits(10),
             300,
         );
-        assert_eq!(ten.unwrap_err().var, "OTP_MESSAGE_TEMPLATE_SV");
+        assert!(
+            matches!(ten, Err(MessageError::OverOneSegment(o)) if o.first == TextSetting::Language("sv"))
+        );
     }
 
     #[test]
@@ -600,7 +633,7 @@ mod tests {
                 web_otp_domain: Some(bad.into()),
                 ..Default::default()
             });
-            assert_eq!(err.unwrap_err().var, "OTP_WEBOTP_DOMAIN", "{bad}");
+            assert_eq!(err.unwrap_err(), MessageError::WebOtpDomain, "{bad}");
         }
         // A template with its own WebOTP line would end up with two.
         let twice = messages(MessageSettings {
@@ -608,7 +641,10 @@ mod tests {
             default_text: Some("{code}\n\n@example.com #{code}".into()),
             ..Default::default()
         });
-        assert_eq!(twice.unwrap_err().var, "OTP_MESSAGE_TEMPLATE");
+        assert_eq!(
+            twice.unwrap_err(),
+            MessageError::OwnWebOtpLine(TextSetting::Default)
+        );
         // The parser refuses what the format does not allow.
         assert_eq!(web_otp("code 1\n @example.com #1"), None);
         assert_eq!(web_otp("@example.com #1\nmore"), None);
@@ -650,7 +686,7 @@ mod tests {
             900,
         )
         .unwrap();
-        for (tag, _) in LANGUAGES {
+        for tag in LANGUAGES {
             let text = android.render(tag, &code("9999999999"), 900, Some("FA+9qCX9VSu"));
             let text = text.expose_secret();
             let bytes = match encoded_length(text) {
@@ -668,7 +704,7 @@ mod tests {
                 app_hashes: Some(bad.into()),
                 ..Default::default()
             });
-            assert_eq!(err.unwrap_err().var, "OTP_ANDROID_APP_HASH", "{bad}");
+            assert_eq!(err.unwrap_err(), MessageError::AppHashes, "{bad}");
         }
     }
 }

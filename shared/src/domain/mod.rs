@@ -9,9 +9,9 @@ mod delivery;
 mod keys;
 mod limits;
 mod locale;
-mod message;
 mod messages;
 mod phone;
+mod template;
 mod voice;
 
 pub use answer::ANSWER_TTL;
@@ -26,11 +26,12 @@ pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits, Tripped};
 pub use locale::Locale;
 pub(crate) use locale::MAX_TAG_LEN;
-pub(crate) use message::segments;
+#[cfg(test)]
 pub(crate) use messages::LANGUAGES;
-pub(crate) use messages::MessageSettings;
 pub use messages::Messages;
+pub(crate) use messages::{MAX_BRAND_CHARS, MessageError, MessageSettings, Overflow, TextSetting};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
+pub(crate) use template::segments;
 pub use voice::Channel;
 pub(crate) use voice::{Spoken, digit_by_digit};
 
