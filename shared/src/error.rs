@@ -67,78 +67,25 @@ pub(crate) struct Described<'a> {
 }
 
 impl OtpError {
-    /// The one table from variant to status, code, outcome and message.
+    /// The one table from variant to status, code, outcome and message, a row each.
+    #[rustfmt::skip]
     pub(crate) fn describe(&self) -> Described<'_> {
         let (status, code, outcome, message) = match self {
-            OtpError::InvalidRequest(message) => {
-                (400, "invalid_request", "InvalidRequest", message.as_str())
-            }
-            OtpError::CountryNotAllowed => (
-                400,
-                "country_not_allowed",
-                "CountryNotAllowed",
-                "Codes cannot be sent to numbers in this country",
-            ),
-            OtpError::NumberTypeNotAllowed => (
-                400,
-                "number_type_not_allowed",
-                "NumberTypeNotAllowed",
-                "Codes cannot be sent to this kind of number; use a mobile number",
-            ),
-            OtpError::ChannelNotAllowed => (
-                400,
-                "channel_not_allowed",
-                "ChannelNotAllowed",
-                "Codes cannot be sent by voice call here; use sms",
-            ),
-            OtpError::InvalidOtp => (
-                401,
-                "invalid_otp",
-                "InvalidOtp",
-                "The code is invalid or has expired",
-            ),
+            OtpError::InvalidRequest(message) => (400, "invalid_request", "InvalidRequest", message.as_str()),
+            OtpError::CountryNotAllowed => (400, "country_not_allowed", "CountryNotAllowed", "Codes cannot be sent to numbers in this country"),
+            OtpError::NumberTypeNotAllowed => (400, "number_type_not_allowed", "NumberTypeNotAllowed", "Codes cannot be sent to this kind of number; use a mobile number"),
+            OtpError::ChannelNotAllowed => (400, "channel_not_allowed", "ChannelNotAllowed", "Codes cannot be sent by voice call here; use sms"),
+            OtpError::InvalidOtp => (401, "invalid_otp", "InvalidOtp", "The code is invalid or has expired"),
             OtpError::Forbidden(message) => (403, "forbidden", "Forbidden", *message),
             OtpError::NotFound => (404, "not_found", "NotFound", "Not found"),
-            OtpError::TooManyAttempts { .. } => (
-                429,
-                "too_many_attempts",
-                "TooManyAttempts",
-                "Too many wrong codes; request a new code later",
-            ),
-            OtpError::RateLimited { .. } => (
-                429,
-                "rate_limited",
-                "RateLimited",
-                "Too many codes requested; try again later",
-            ),
-            OtpError::Internal(_) | OtpError::TokenFailed(_) => {
-                (500, "internal", "Internal", "Internal error")
-            }
-            OtpError::SmsFailed(_) => (
-                502,
-                "sms_failed",
-                "SmsFailed",
-                "The SMS could not be sent; try again later",
-            ),
-            OtpError::CallFailed(_) => (
-                502,
-                "call_failed",
-                "CallFailed",
-                "The call could not be placed; try again later",
-            ),
-            OtpError::Unavailable(_) => (
-                503,
-                "unavailable",
-                "Unavailable",
-                "The service is temporarily unavailable; try again later",
-            ),
+            OtpError::TooManyAttempts { .. } => (429, "too_many_attempts", "TooManyAttempts", "Too many wrong codes; request a new code later"),
+            OtpError::RateLimited { .. } => (429, "rate_limited", "RateLimited", "Too many codes requested; try again later"),
+            OtpError::Internal(_) | OtpError::TokenFailed(_) => (500, "internal", "Internal", "Internal error"),
+            OtpError::SmsFailed(_) => (502, "sms_failed", "SmsFailed", "The SMS could not be sent; try again later"),
+            OtpError::CallFailed(_) => (502, "call_failed", "CallFailed", "The call could not be placed; try again later"),
+            OtpError::Unavailable(_) => (503, "unavailable", "Unavailable", "The service is temporarily unavailable; try again later"),
         };
-        Described {
-            status,
-            code,
-            outcome,
-            message,
-        }
+        Described { status, code, outcome, message }
     }
 
     /// The limit that refused the request, and the seconds until it has room.

@@ -199,14 +199,30 @@ impl Record {
     /// - `Delivered` and `DeliveryFailed` by region, `DeliveryErrors` by Plivo's error code:
     ///   where reported messages ended (receipts on).
     fn emf(&self, namespace: &str, level: &str, time: SystemTime) -> Value {
-        type Group = (
-            &'static [&'static str],
-            Vec<(&'static str, &'static str, Value)>,
-        );
-        let mut groups: Vec<Group> = vec![(
+        let mut emf = Emf::default();
+        emf.group(
             &["Operation", "Outcome"],
             vec![("Requests", "Count", json!(1))],
-        )];
+        );
+        emf.group(&["Operation"], self.timing());
+        self.regional(&mut emf);
+        self.delivery(&mut emf);
+        if let Some(limit) = self.limit {
+            emf.group(
+                &["Operation", "Limit"],
+                vec![("LimitReached", "Count", json!(1))],
+            );
+            emf.field("Limit", json!(limit));
+        }
+        emf.field("Operation", json!(self.operation.as_str()));
+        emf.field("Outcome", json!(self.outcome));
+        emf.field("level", json!(level));
+        emf.field("timestamp", json!(rfc3339(time)));
+        emf.finish(namespace, time)
+    }
+
+    /// Latency, the cold start and the dependencies' time, and the segments billed.
+    fn timing(&self) -> Vec<Metric> {
         let mut timing = vec![
             ("Latency", "Milliseconds", json!(millis(self.latency))),
             ("ColdStart", "Count", json!(u8::from(self.cold))),
@@ -220,13 +236,14 @@ impl Record {
         if let Some(segments) = self.facts.segments {
             timing.push(("Segments", "Count", json!(segments)));
         }
-        groups.push((&["Operation"], timing));
-        let mut fields = Map::new();
-        // Numbers no region claims count under CLDR's "unknown region".
-        let region = self
-            .facts
-            .region
-            .map_or_else(|| "ZZ".to_owned(), |r| r.to_string());
+        timing
+    }
+
+    /// The region's counts: codes sent and verified, and calls.
+    fn regional(&self, emf: &mut Emf) {
+        if self.facts.region.is_some() {
+            emf.field("Region", json!(self.region()));
+        }
         // `Unverified` adds one per code sent and takes one away per code verified: summed over
         // an hour, per region, the codes nobody entered (what SMS pumping leaves behind).
         let by_region = match self.outcome {
@@ -235,27 +252,33 @@ impl Record {
             _ => None,
         };
         if let Some((name, unverified)) = by_region {
-            groups.push((
+            emf.group(
                 &["Region"],
                 vec![
                     (name, "Count", json!(1)),
                     ("Unverified", "Count", json!(unverified)),
                 ],
-            ));
-            fields.insert("Region".to_owned(), json!(region));
-        } else if self.facts.region.is_some() {
-            fields.insert("Region".to_owned(), json!(region));
+            );
+            emf.field("Region", json!(self.region()));
         }
-        // Where reported messages ended, per region, and why the failed ones failed (Plivo's
-        // codes are a short documented list of up to four digits; anything longer counts as
-        // `Other`).
+        // Calls, by region: the dearest channel, and the one pumping aims at most.
+        if self.facts.channel == Some(Channel::Voice) && self.outcome == "Sent" {
+            emf.group(&["Region"], vec![("Calls", "Count", json!(1))]);
+            emf.field("Channel", json!("voice"));
+        }
+    }
+
+    /// Where reported messages ended, per region, and why the failed ones failed (Plivo's
+    /// codes are a short documented list of up to four digits; anything longer counts as
+    /// `Other`).
+    fn delivery(&self, emf: &mut Emf) {
         if let Some(outcome) = self.facts.delivery {
             let name = match outcome {
                 DeliveryOutcome::Delivered => "Delivered",
                 DeliveryOutcome::Failed => "DeliveryFailed",
             };
-            groups.push((&["Region"], vec![(name, "Count", json!(1))]));
-            fields.insert("Region".to_owned(), json!(region));
+            emf.group(&["Region"], vec![(name, "Count", json!(1))]);
+            emf.field("Region", json!(self.region()));
         }
         if let Some(code) = self.facts.delivery_error {
             let code = if code < 10_000 {
@@ -263,43 +286,59 @@ impl Record {
             } else {
                 "Other".to_owned()
             };
-            groups.push((&["ErrorCode"], vec![("DeliveryErrors", "Count", json!(1))]));
-            fields.insert("ErrorCode".to_owned(), json!(code));
+            emf.group(&["ErrorCode"], vec![("DeliveryErrors", "Count", json!(1))]);
+            emf.field("ErrorCode", json!(code));
         }
-        // Calls, by region: the dearest channel, and the one pumping aims at most.
-        if self.facts.channel == Some(Channel::Voice) && self.outcome == "Sent" {
-            groups.push((&["Region"], vec![("Calls", "Count", json!(1))]));
-            fields.insert("Channel".to_owned(), json!("voice"));
-        }
-        if let Some(limit) = self.limit {
-            groups.push((
-                &["Operation", "Limit"],
-                vec![("LimitReached", "Count", json!(1))],
-            ));
-            fields.insert("Limit".to_owned(), json!(limit));
-        }
-        fields.insert("Operation".to_owned(), json!(self.operation.as_str()));
-        fields.insert("Outcome".to_owned(), json!(self.outcome));
-        fields.insert("level".to_owned(), json!(level));
-        fields.insert("timestamp".to_owned(), json!(rfc3339(time)));
-        let directives: Vec<Value> = groups
+    }
+
+    /// The region, with numbers no region claims under CLDR's "unknown region".
+    fn region(&self) -> String {
+        self.facts
+            .region
+            .map_or_else(|| "ZZ".to_owned(), |r| r.to_string())
+    }
+}
+
+/// A metric: its name, unit and value.
+type Metric = (&'static str, &'static str, Value);
+
+/// One EMF record being written: its metric groups (dimensions, metrics) and its fields.
+#[derive(Default)]
+struct Emf {
+    groups: Vec<(&'static [&'static str], Vec<Metric>)>,
+    fields: Map<String, Value>,
+}
+
+impl Emf {
+    fn group(&mut self, dimensions: &'static [&'static str], metrics: Vec<Metric>) {
+        self.groups.push((dimensions, metrics));
+    }
+
+    fn field(&mut self, name: &str, value: Value) {
+        self.fields.insert(name.to_owned(), value);
+    }
+
+    /// The record: every field, each metric's value, and the `_aws` directives naming them.
+    fn finish(mut self, namespace: &str, time: SystemTime) -> Value {
+        let directives: Vec<Value> = self
+            .groups
             .into_iter()
             .map(|(dimensions, metrics)| {
                 let definitions: Vec<Value> = metrics
                     .into_iter()
                     .map(|(name, unit, value)| {
-                        fields.insert(name.to_owned(), value);
+                        self.fields.insert(name.to_owned(), value);
                         json!({"Name": name, "Unit": unit})
                     })
                     .collect();
                 json!({"Namespace": namespace, "Dimensions": [dimensions], "Metrics": definitions})
             })
             .collect();
-        fields.insert(
+        self.fields.insert(
             "_aws".to_owned(),
             json!({"Timestamp": epoch_millis(time), "CloudWatchMetrics": directives}),
         );
-        Value::Object(fields)
+        Value::Object(self.fields)
     }
 }
 

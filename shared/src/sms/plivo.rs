@@ -265,24 +265,9 @@ impl PlivoSmsSender {
         // Reading the body is bounded by the same per-request timeout.
         let bytes = response.bytes().await.unwrap_or_default();
         if status.is_success() {
-            let accepted = serde_json::from_slice::<PlivoAccepted>(&bytes).ok();
-            let uuid = accepted.and_then(|a| {
-                a.message_uuid
-                    .and_then(|mut ids| ids.pop())
-                    .or(a.request_uuid)
-            });
-            return Attempt::Sent(uuid);
+            return Attempt::Sent(accepted_uuid(&bytes));
         }
-        let parsed = serde_json::from_slice::<PlivoErrorBody>(&bytes).ok();
-        let api_id = parsed.as_ref().and_then(|b| b.api_id.clone());
-        let error = parsed
-            .and_then(|b| b.error)
-            .map(|e| match e {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            })
-            .unwrap_or_else(|| "no error text".to_owned());
-        let error = redact(&error);
+        let (api_id, error) = error_body(&bytes);
         let reason = || {
             format!(
                 "status {} (api_id {}): {error}",
@@ -305,6 +290,29 @@ impl PlivoSmsSender {
             })
         }
     }
+}
+
+/// The id Plivo gave an accepted message (its last part's) or call, if the body names one.
+fn accepted_uuid(body: &[u8]) -> Option<String> {
+    let accepted = serde_json::from_slice::<PlivoAccepted>(body).ok()?;
+    accepted
+        .message_uuid
+        .and_then(|mut ids| ids.pop())
+        .or(accepted.request_uuid)
+}
+
+/// The `api_id` and the error text (redacted) of Plivo's error body.
+fn error_body(body: &[u8]) -> (Option<String>, String) {
+    let parsed = serde_json::from_slice::<PlivoErrorBody>(body).ok();
+    let api_id = parsed.as_ref().and_then(|b| b.api_id.clone());
+    let error = parsed
+        .and_then(|b| b.error)
+        .map(|e| match e {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        })
+        .unwrap_or_else(|| "no error text".to_owned());
+    (api_id, redact(&error))
 }
 
 impl VoiceCaller for PlivoSmsSender {
