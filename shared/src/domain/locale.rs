@@ -1,5 +1,5 @@
 //! Languages: a caller's BCP 47 language tag, checked for well-formedness (RFC 5646's
-//! grammar, without the grandfathered tags), and the fallback from a tag to a language the
+//! grammar, without the grandfathered tags, by oxilangtag), and the fallback from a tag to a language the
 //! service has a text for.
 
 use super::Region;
@@ -16,105 +16,36 @@ pub struct Locale {
     region: Option<String>,
 }
 
-fn alpha(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
-    len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
-}
-
-fn alphanum(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
-    len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn digits(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
+/// Whether an item occurs twice.
+fn repeats<T: PartialEq>(items: &[T]) -> bool {
+    (1..items.len()).any(|i| items[..i].contains(&items[i]))
 }
 
 impl Locale {
-    /// Parses `text` as `language[-extlang][-script][-region][-variant]*[-extension]*[-x-private]`.
-    /// None when it is not a well-formed tag, or is longer than [`MAX_TAG_LEN`].
+    /// Parses `text` as an RFC 5646 language tag (oxilangtag checks the grammar and puts the
+    /// subtags in canonical case). None when it is not well-formed, is one of the grandfathered
+    /// tags, or is longer than [`MAX_TAG_LEN`].
     pub fn parse(text: &str) -> Option<Self> {
-        if text.is_empty() || text.len() > MAX_TAG_LEN || !text.is_ascii() {
+        if text.len() > MAX_TAG_LEN {
             return None;
         }
-        let lower = text.to_ascii_lowercase();
-        let subtags: Vec<&str> = lower.split('-').collect();
-        let mut rest = subtags.iter().copied().peekable();
-        let language = rest.next()?;
-        if !alpha(language, 2..=8) || language.len() == 4 {
-            // 2-3 letters (ISO 639), or 5-8 (registered); 4 is reserved.
+        let tag = oxilangtag::LanguageTag::parse_and_normalize(text).ok()?;
+        // Grandfathered tags (`i-klingon`, `zh-min-nan`) have no language subtag to go on.
+        let language = tag.primary_language();
+        if !(2..=8).contains(&language.len()) || language == "i" {
             return None;
         }
-        // Up to three extended language subtags, only after a 2-3 letter language.
-        let mut extlangs = 0;
-        while language.len() <= 3 && extlangs < 3 && rest.peek().is_some_and(|s| alpha(s, 3..=3)) {
-            rest.next();
-            extlangs += 1;
-        }
-        let script = rest.next_if(|s| alpha(s, 4..=4)).map(|s| {
-            let mut script = s.to_owned();
-            script[..1].make_ascii_uppercase();
-            script
-        });
-        let region = rest
-            .next_if(|s| alpha(s, 2..=2) || digits(s, 3))
-            .map(str::to_ascii_uppercase);
-        let mut variants = Vec::new();
-        while let Some(variant) = rest.next_if(|s| {
-            alphanum(s, 5..=8)
-                || (s.len() == 4 && s.as_bytes()[0].is_ascii_digit() && alphanum(s, 4..=4))
-        }) {
-            if variants.contains(&variant) {
-                return None;
-            }
-            variants.push(variant);
-        }
-        let mut singletons = Vec::new();
-        while let Some(singleton) = rest.next() {
-            if singleton.len() != 1 || !alphanum(singleton, 1..=1) {
-                return None;
-            }
-            let private = singleton == "x";
-            if !private && singletons.contains(&singleton) {
-                return None;
-            }
-            singletons.push(singleton);
-            let min = if private { 1 } else { 2 };
-            let mut count = 0;
-            while rest.peek().is_some_and(|s| s.len() > 1 || private) {
-                let subtag = rest.next()?;
-                if !alphanum(subtag, min..=8) {
-                    return None;
-                }
-                count += 1;
-            }
-            if count == 0 {
-                return None;
-            }
-            if private {
-                // Everything after `x` is private use.
-                break;
-            }
-        }
-        if rest.next().is_some() {
+        // RFC 5646 also forbids a repeated variant or extension singleton (2.2.5, 2.2.6).
+        let variants: Vec<&str> = tag.variant_subtags().collect();
+        let singletons: Vec<char> = tag.extension_subtags().map(|(s, _)| s).collect();
+        if repeats(&variants) || repeats(&singletons) {
             return None;
         }
-        // Script in title case and region in upper case, at their places; the rest lower.
-        let script_at = 1 + extlangs;
-        let region_at = script_at + usize::from(script.is_some());
-        let tag = subtags
-            .iter()
-            .enumerate()
-            .map(|(i, part)| match (i, &script, &region) {
-                (i, Some(script), _) if i == script_at => script.clone(),
-                (i, _, Some(region)) if i == region_at => region.clone(),
-                _ => (*part).to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("-");
         Some(Self {
-            tag,
             language: language.to_owned(),
-            script,
-            region,
+            script: tag.script().map(str::to_owned),
+            region: tag.region().map(str::to_owned),
+            tag: tag.into_inner(),
         })
     }
 
@@ -219,13 +150,14 @@ mod tests {
             "en-",
             "-en",
             "en--US",
-            "abcd",
             "en-US-US",
             "de-1996-1996",
             "en-a",
             "en-a-b-c",
             "en-u-ca-u-nu",
             "en-x",
+            "i-klingon",
+            "x-private",
             "fr-ça",
             "123",
             "en-US-thisisaverylongvariantsubtagxx",
