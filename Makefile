@@ -6,6 +6,9 @@
 TOOLS ?= .tools
 export SAM_CLI_TELEMETRY = 0
 
+# The functions' packages (devtools/src/lambda.rs lists them for the benchmark and the tests).
+FUNCTIONS := send-otp verify-otp plivo-callback
+
 deps: node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -28,7 +31,7 @@ test: rust-tests local-stack-tests
 ## time.
 rust-tests: deps $(TOOLS)/moto/bin/python
 	$(call pip,moto)
-	cargo build -p send-otp -p verify-otp -p plivo-callback
+	cargo build $(FUNCTIONS:%=-p %)
 	MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" cargo test --workspace
 	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
 		--test otp_flow --test defences --test security --test handlers --test receipts --test voice
@@ -86,14 +89,14 @@ bench-short: deps $(TOOLS)/lambda/bin/python $(TOOLS)/moto/bin/python
 ## shown).
 local: deps $(TOOLS)/lambda/bin/python
 	$(call pip,lambda)
-	cargo build -p otp-devtools --bin local-stack -p send-otp -p verify-otp -p plivo-callback
+	cargo build -p otp-devtools --bin local-stack $(FUNCTIONS:%=-p %)
 	PATH="$(abspath $(TOOLS))/lambda/bin:$$PATH" cargo run -q -p otp-devtools --bin local-stack
 
 build:
 	cargo build --workspace
 
 release:
-	cargo build --release -p send-otp -p verify-otp -p plivo-callback
+	cargo build --release $(FUNCTIONS:%=-p %)
 
 ## `sam build` runs these (BuildMethod: makefile): each function as a static arm64 binary,
 ## linked against musl, named bootstrap in the artifact folder SAM gives. Static musl rather

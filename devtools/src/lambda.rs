@@ -10,6 +10,9 @@ use tokio::process::{Child, Command};
 
 use crate::runtime_api::RuntimeApi;
 
+/// The functions' packages, as cargo and cargo lambda name them.
+pub const FUNCTIONS: [&str; 3] = ["send-otp", "verify-otp", "plivo-callback"];
+
 /// The function executables.
 #[derive(Clone, Debug)]
 pub struct Binaries {
@@ -55,16 +58,8 @@ pub fn lambda_bootstrap(dir: &Path, name: &str) -> PathBuf {
 /// Builds the functions (debug) and returns them.
 pub async fn build_functions(root: &Path) -> anyhow::Result<Binaries> {
     let status = Command::new("cargo")
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "send-otp",
-            "-p",
-            "verify-otp",
-            "-p",
-            "plivo-callback",
-        ])
+        .args(["build", "-q"])
+        .args(FUNCTIONS.iter().flat_map(|name| ["-p", name]))
         .current_dir(root)
         .status()
         .await?;
