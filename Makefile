@@ -24,6 +24,9 @@ pip = $(TOOLS)/$(1)/bin/pip install -q --disable-pip-version-check -r tools/requ
 ## driven with cargo lambda invoke, curl and schemathesis.
 test: rust-tests local-stack-tests
 
+# The integration tests (modules of shared/tests/it/) that write to the store.
+STORE_TESTS := otp_flow:: defences:: security:: handlers:: receipts:: voice::
+
 ## The Rust tests (they start their own dynalite, Plivo and, for secrets, moto stand-ins), then
 ## the store and flow tests again with dynalite returning the old item on a failed condition,
 ## as DynamoDB does. The function binaries are built first: the end-to-end tests in
@@ -33,8 +36,7 @@ rust-tests: deps $(TOOLS)/moto/bin/python
 	$(call pip,moto)
 	cargo build $(FUNCTIONS:%=-p %)
 	MOTO_SERVER="$(abspath $(TOOLS))/moto/bin/moto_server" cargo test --workspace
-	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared \
-		--test otp_flow --test defences --test security --test handlers --test receipts --test voice
+	OTP_TEST_DYNAMODB=returns-old-item cargo test -p otp-shared --test it -- $(STORE_TESTS)
 
 ## The local stack end to end: sample events, HTTP, and schemathesis from openapi.yaml.
 local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/lambda/bin/python
@@ -47,7 +49,7 @@ local-stack-tests: deps $(TOOLS)/fuzz/bin/python $(TOOLS)/lambda/bin/python
 ## It mutates the files in place (they are restored after each mutant): do not edit meanwhile.
 MUTANTS = cargo mutants --in-place --file "shared/src/store/*.rs" --file "shared/src/service/*.rs" \
 	--package otp-shared --test-package otp-shared \
-	-- --lib --test otp_flow --test defences --test security --test handlers --test receipts --test voice
+	-- --lib --test it -- $(STORE_TESTS) service:: store::
 mutants: deps
 	cargo install --locked cargo-mutants
 	OTP_TEST_DYNAMODB=returns-old-item $(MUTANTS)

@@ -1,7 +1,12 @@
 //! What the functions log, captured through the service's own logging setup at the most
 //! verbose level: never a code, the Plivo token, OTP_SECRET or a full phone number.
 
+// The harness the integration tests share; this binary uses part of it.
+#[allow(dead_code)]
+#[path = "it/common/mod.rs"]
 mod common;
+
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use common::*;
@@ -203,4 +208,31 @@ fn revealed_digits(logs: &str, number: &str) -> usize {
         }
     }
     known.iter().filter(|k| **k).count()
+}
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
 }

@@ -2,6 +2,9 @@
 //! certificate store. A test binary of its own because it points `SSL_CERT_FILE`, which the
 //! system store honours, at a private CA.
 
+// The harness the integration tests share; this binary uses part of it.
+#[allow(dead_code)]
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -87,10 +87,6 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
         self
     }
 
-    pub(crate) fn metrics(&self) -> &Metrics {
-        &self.core.metrics
-    }
-
     /// Stores the hash of a fresh code, then sends the code, with the caller's choices for
     /// the message. A choice the deployment cannot honour (an app hash it does not have, a
     /// call when it places none) is refused before anything is counted, stored or sent.
@@ -363,5 +359,10 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
                 "could not withdraw a code whose sms or call failed; it expires on its own"
             );
         }
+    }
+
+    /// Where its requests are recorded.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.core.metrics
     }
 }

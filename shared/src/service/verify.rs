@@ -39,10 +39,6 @@ impl<S: OtpStore> VerifyOtp<S> {
         self
     }
 
-    pub(crate) fn metrics(&self) -> &Metrics {
-        &self.core.metrics
-    }
-
     pub(crate) fn tokens(&self) -> Option<&TokenIssuer> {
         self.tokens.as_ref()
     }
@@ -105,5 +101,10 @@ impl<S: OtpStore> VerifyOtp<S> {
                 Err(e.into())
             }
         }
+    }
+
+    /// Where its requests are recorded.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.core.metrics
     }
 }

@@ -1,10 +1,8 @@
 //! The Plivo client against a local server speaking Plivo's Message API.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use otp_shared::config::{FromEnv, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::sms::{PlivoSmsSender, SmsError, SmsSender};

@@ -1,12 +1,10 @@
 //! Send and verify against a real DynamoDB-compatible server and a Plivo stand-in: every
 //! security rule of the service, including under concurrency.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::*;
 use otp_shared::clock::Clock;
 use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;

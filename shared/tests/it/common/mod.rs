@@ -1,8 +1,6 @@
 //! Test harness: a real DynamoDB-compatible server (dynalite, on a loopback port, one per test
-//! binary), tables created from `template.yaml`, and a local server that speaks Plivo's
+//! process), tables created from `template.yaml`, and a local server that speaks Plivo's
 //! Message API and records what was sent.
-
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +13,12 @@ use otp_shared::clock::Clock;
 use otp_shared::config::{CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig};
 use otp_shared::domain::{Caller, ClientIp, CodeLength, Messages, OtpCode, PhoneNumber};
 use otp_shared::error::OtpError;
+use otp_shared::metrics::Metrics;
 use otp_shared::service::{Callbacks, SendOtp, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
 use otp_shared::token::TokenIssuer;
+use serde_json::Value;
 use wiremock::matchers::{basic_auth, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -404,9 +404,10 @@ pub struct Stack {
     /// DynamoDB requests sent by the instances this stack made.
     pub requests: RequestCounter,
     overrides: Vec<(String, String)>,
-    /// Where the instances reach DynamoDB: dynalite, or a proxy in front of it.
+    /// Where the instances reach DynamoDB: dynalite, or a proxy in front of it (kept running
+    /// while the stack lives).
     endpoint: String,
-    proxy: Option<DynamoDbProxy>,
+    _proxy: Option<DynamoDbProxy>,
 }
 
 impl Stack {
@@ -452,13 +453,8 @@ impl Stack {
             endpoint: proxy
                 .as_ref()
                 .map_or_else(|| dynalite().endpoint(), |p| p.endpoint()),
-            proxy,
+            _proxy: proxy,
         }
-    }
-
-    /// DynamoDB requests the proxy saw (retries included), when there is one.
-    pub fn proxy_tally(&self) -> Option<otp_devtools::dynamodb_proxy::Tally> {
-        self.proxy.as_ref().map(|p| p.take())
     }
 
     /// A DynamoDB client as a new function instance gets it, uncounted, but with seconds
@@ -696,33 +692,6 @@ impl Stack {
     }
 }
 
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-pub struct LogBuffer(pub Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl LogBuffer {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 /// How a test callback is signed.
 pub enum Signing<'a> {
     None,
@@ -818,4 +787,82 @@ pub fn callback(url: &str, form: &[(&str, &str)], signing: Signing<'_>) -> lambd
         "isBase64Encoded": false,
     });
     lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// The namespace of the test instances' metrics.
+pub const NAMESPACE: &str = "OtpLambda/test";
+
+/// The records written through a [`Metrics`], as JSON.
+#[derive(Clone, Default)]
+pub struct Records(Arc<Mutex<Vec<String>>>);
+
+impl Records {
+    pub fn metrics(&self) -> Metrics {
+        let lines = self.0.clone();
+        Metrics::to_writer(NAMESPACE, Some("WARN"), move |line| {
+            lines
+                .lock()
+                .unwrap()
+                .push(String::from_utf8(line.to_vec()).unwrap());
+        })
+    }
+
+    /// Every record so far, each checked to be valid EMF.
+    pub fn all(&self) -> Vec<Value> {
+        let lines = self.0.lock().unwrap();
+        lines
+            .iter()
+            .map(|line| {
+                assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+                let record: Value = serde_json::from_str(line).unwrap();
+                assert_valid_emf(&record);
+                record
+            })
+            .collect()
+    }
+
+    pub fn last(&self) -> Value {
+        self.all().pop().expect("a record")
+    }
+}
+
+const UNITS: &[&str] = &["Count", "Milliseconds"];
+
+/// The EMF specification's rules: a root `_aws` with a millisecond `Timestamp` and
+/// `CloudWatchMetrics` directives, each with a namespace, dimension sets whose every name is
+/// a string member of the root, and metric definitions whose every name is a number member.
+pub fn assert_valid_emf(record: &Value) {
+    let aws = &record["_aws"];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let timestamp = aws["Timestamp"].as_u64().expect("Timestamp in ms");
+    assert!(now.abs_diff(timestamp) < 60_000, "{record}");
+    let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
+    assert!(!directives.is_empty());
+    for directive in directives {
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        let sets = directive["Dimensions"].as_array().unwrap();
+        assert!(!sets.is_empty());
+        for set in sets {
+            let names = set.as_array().unwrap();
+            assert!(!names.is_empty() && names.len() <= 30);
+            for name in names {
+                let value = &record[name.as_str().unwrap()];
+                let value = value.as_str().unwrap_or_else(|| panic!("{name}: {record}"));
+                assert!(!value.is_empty() && value.len() <= 1024);
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap();
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(
+                UNITS.contains(&metric["Unit"].as_str().unwrap()),
+                "{metric}"
+            );
+            assert!(record[name].is_number(), "{name}: {record}");
+        }
+    }
 }

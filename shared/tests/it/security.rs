@@ -2,12 +2,10 @@
 //! (or an unlucky deployment) could break them, against a real DynamoDB-compatible server
 //! with real concurrency.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use otp_devtools::dynamodb_proxy::Behaviour;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::domain::PhoneNumber;

@@ -1,11 +1,9 @@
 //! Abuse and fraud defences, each at its boundary and under concurrency, against a real
 //! DynamoDB-compatible server; and what each costs in DynamoDB requests.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;
 

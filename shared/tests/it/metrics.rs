@@ -1,93 +1,11 @@
 //! The metrics of real invocations (the HTTP handlers against dynalite and a Plivo stand-in):
 //! one Embedded Metric Format record per request, valid EMF, naming what became of it.
 
-mod common;
-
-use std::sync::{Arc, Mutex};
-
-use common::*;
+use crate::common::*;
 use lambda_http::http::Method;
 use otp_devtools::dynamodb_proxy::Behaviour;
 use otp_shared::http::{send_otp, verify_otp};
-use otp_shared::metrics::Metrics;
 use serde_json::{Value, json};
-
-const NAMESPACE: &str = "OtpLambda/test";
-
-/// The records written through a [`Metrics`], as JSON.
-#[derive(Clone, Default)]
-struct Records(Arc<Mutex<Vec<String>>>);
-
-impl Records {
-    fn metrics(&self) -> Metrics {
-        let lines = self.0.clone();
-        Metrics::to_writer(NAMESPACE, Some("WARN"), move |line| {
-            lines
-                .lock()
-                .unwrap()
-                .push(String::from_utf8(line.to_vec()).unwrap());
-        })
-    }
-
-    /// Every record so far, each checked to be valid EMF.
-    fn all(&self) -> Vec<Value> {
-        let lines = self.0.lock().unwrap();
-        lines
-            .iter()
-            .map(|line| {
-                assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
-                let record: Value = serde_json::from_str(line).unwrap();
-                assert_valid_emf(&record);
-                record
-            })
-            .collect()
-    }
-
-    fn last(&self) -> Value {
-        self.all().pop().expect("a record")
-    }
-}
-
-const UNITS: &[&str] = &["Count", "Milliseconds"];
-
-/// The EMF specification's rules: a root `_aws` with a millisecond `Timestamp` and
-/// `CloudWatchMetrics` directives, each with a namespace, dimension sets whose every name is
-/// a string member of the root, and metric definitions whose every name is a number member.
-fn assert_valid_emf(record: &Value) {
-    let aws = &record["_aws"];
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let timestamp = aws["Timestamp"].as_u64().expect("Timestamp in ms");
-    assert!(now.abs_diff(timestamp) < 60_000, "{record}");
-    let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
-    assert!(!directives.is_empty());
-    for directive in directives {
-        assert_eq!(directive["Namespace"], NAMESPACE);
-        let sets = directive["Dimensions"].as_array().unwrap();
-        assert!(!sets.is_empty());
-        for set in sets {
-            let names = set.as_array().unwrap();
-            assert!(!names.is_empty() && names.len() <= 30);
-            for name in names {
-                let value = &record[name.as_str().unwrap()];
-                let value = value.as_str().unwrap_or_else(|| panic!("{name}: {record}"));
-                assert!(!value.is_empty() && value.len() <= 1024);
-            }
-        }
-        let metrics = directive["Metrics"].as_array().unwrap();
-        assert!(!metrics.is_empty() && metrics.len() <= 100);
-        for metric in metrics {
-            let name = metric["Name"].as_str().unwrap();
-            assert!(
-                UNITS.contains(&metric["Unit"].as_str().unwrap()),
-                "{metric}"
-            );
-            assert!(record[name].is_number(), "{name}: {record}");
-        }
-    }
-}
 
 /// The dimension sets a metric is published under in `record`.
 fn dimensions_of(record: &Value, metric: &str) -> Vec<Vec<String>> {

@@ -4,15 +4,14 @@
 //! malformed callbacks are refused and change nothing. Against dynalite, through the real
 //! handler.
 
-mod common;
+use std::sync::Arc;
 
-use std::sync::{Arc, Mutex};
-
+use crate::common::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::*;
 use lambda_http::{Body, Request, Response};
 use otp_shared::http::plivo_callback;
-use otp_shared::metrics::Metrics;
+use otp_shared::service::Callbacks;
+use otp_shared::store::DynamoDbStore;
 use serde_json::Value;
 
 const BASE: &str = "https://otp.example.com";
@@ -55,6 +54,36 @@ fn assert_status(response: &Response<Body>, status: u16, code: Option<&str>) {
 }
 
 /// The status URL of the newest SMS.
+/// Whether the callback's answer says `words`.
+fn says(response: &Response<Body>, words: &str) -> bool {
+    json_body(response)["message"]
+        .as_str()
+        .is_some_and(|m| m.contains(words))
+}
+
+/// Sends a code to `us(number)` and answers the status URL Plivo was given for it.
+async fn sent_to(stack: &Stack, number: u32) -> String {
+    stack.sender().send(&us(number), &ANYONE).await.unwrap();
+    status_url(stack).await
+}
+
+/// A stack with receipts on and a code sent to `us(number)`: its callbacks and status URL.
+async fn code_sent(number: u32) -> (Stack, Callbacks<DynamoDbStore>, String) {
+    let stack = Stack::new(RECEIPTS).await;
+    let url = sent_to(&stack, number).await;
+    let app = stack.callbacks();
+    (stack, app, url)
+}
+
+/// Posts the signed report `form` to `url`, which must take it (200, nothing to say).
+async fn accepted(app: &Callbacks<DynamoDbStore>, url: &str, form: &[(&str, &str)], nonce: &str) {
+    assert_status(
+        &plivo_callback(app, signed(url, form, nonce)).await,
+        200,
+        None,
+    );
+}
+
 async fn status_url(stack: &Stack) -> String {
     let sent = stack.plivo.sent().await;
     let last = sent.last().expect("an sms was sent");
@@ -88,8 +117,7 @@ fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) ->
 #[tokio::test]
 async fn sends_ask_for_status_reports_only_with_a_public_url() {
     let stack = Stack::new(RECEIPTS).await;
-    stack.sender().send(&us(1), &ANYONE).await.unwrap();
-    let url = status_url(&stack).await;
+    let url = sent_to(&stack, 1).await;
     let (route, query) = url.split_once('?').unwrap();
     assert_eq!(route, "https://otp.example.com/plivo/callback/status");
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
@@ -115,10 +143,7 @@ async fn sends_ask_for_status_reports_only_with_a_public_url() {
 
 #[tokio::test]
 async fn a_signed_report_is_recorded_on_the_pending_code_in_sequence_order() {
-    let stack = Stack::new(RECEIPTS).await;
-    stack.sender().send(&us(2), &ANYONE).await.unwrap();
-    let url = status_url(&stack).await;
-    let app = stack.callbacks();
+    let (stack, app, url) = code_sent(2).await;
     let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
     let response = plivo_callback(&app, signed(&url, &report(uuid, "1", "queued"), "a")).await;
     assert_status(&response, 200, None);
@@ -128,11 +153,7 @@ async fn a_signed_report_is_recorded_on_the_pending_code_in_sequence_order() {
     assert_eq!(text(&it, "message_uuid").as_deref(), Some(uuid));
     // Reports may arrive out of order: an older one never overwrites a newer one.
     let delivered = report(uuid, "3", "delivered");
-    assert_status(
-        &plivo_callback(&app, signed(&url, &delivered, "b")).await,
-        200,
-        None,
-    );
+    accepted(&app, &url, &delivered, "b").await;
     let sent = report(uuid, "2", "sent");
     let late = plivo_callback(&app, signed(&url, &sent, "c")).await;
     assert_status(&late, 200, None);
@@ -143,11 +164,7 @@ async fn a_signed_report_is_recorded_on_the_pending_code_in_sequence_order() {
     // A failure carries Plivo's error code.
     let mut failed = report(uuid, "4", "failed");
     failed.push(("ErrorCode", "451"));
-    assert_status(
-        &plivo_callback(&app, signed(&url, &failed, "d")).await,
-        200,
-        None,
-    );
+    accepted(&app, &url, &failed, "d").await;
     let it = item(&stack, &url).await;
     assert_eq!(text(&it, "delivery_status").as_deref(), Some("failed"));
     assert_eq!(text(&it, "delivery_error").as_deref(), Some("451"));
@@ -168,18 +185,12 @@ fn otp_code(text: &str) -> otp_shared::domain::OtpCode {
 async fn a_report_of_a_replaced_code_changes_nothing_and_a_new_code_clears_the_old_report() {
     let stack = Stack::new(RECEIPTS).await;
     let app = stack.callbacks();
-    stack.sender().send(&us(3), &ANYONE).await.unwrap();
-    let first = status_url(&stack).await;
+    let first = sent_to(&stack, 3).await;
     let uuid1 = "11111111-7c87-11e9-86c7-0242ac110002";
     let queued = report(uuid1, "1", "queued");
-    assert_status(
-        &plivo_callback(&app, signed(&first, &queued, "a")).await,
-        200,
-        None,
-    );
+    accepted(&app, &first, &queued, "a").await;
     stack.clock.advance(60);
-    stack.sender().send(&us(3), &ANYONE).await.unwrap();
-    let second = status_url(&stack).await;
+    let second = sent_to(&stack, 3).await;
     let it = item(&stack, &second).await;
     assert_eq!(
         text(&it, "delivery_status"),
@@ -191,28 +202,15 @@ async fn a_report_of_a_replaced_code_changes_nothing_and_a_new_code_clears_the_o
     let late = report(uuid1, "2", "delivered");
     let response = plivo_callback(&app, signed(&first, &late, "b")).await;
     assert_status(&response, 200, None);
-    assert!(
-        json_body(&response)["message"]
-            .as_str()
-            .unwrap()
-            .contains("nothing changed")
-    );
+    assert!(says(&response, "nothing changed"));
     assert_eq!(text(&item(&stack, &second).await, "delivery_status"), None);
     // A report of another message under the second code's reference changes nothing
     // either, once the second message reported.
     let uuid2 = "22222222-7c87-11e9-86c7-0242ac110002";
     let queued2 = report(uuid2, "1", "queued");
-    assert_status(
-        &plivo_callback(&app, signed(&second, &queued2, "c")).await,
-        200,
-        None,
-    );
+    accepted(&app, &second, &queued2, "c").await;
     let other = report("33333333-7c87-11e9-86c7-0242ac110002", "5", "failed");
-    assert_status(
-        &plivo_callback(&app, signed(&second, &other, "d")).await,
-        200,
-        None,
-    );
+    accepted(&app, &second, &other, "d").await;
     let it = item(&stack, &second).await;
     assert_eq!(text(&it, "delivery_status").as_deref(), Some("queued"));
     assert_eq!(text(&it, "message_uuid").as_deref(), Some(uuid2));
@@ -225,11 +223,7 @@ async fn a_report_of_a_replaced_code_changes_nothing_and_a_new_code_clears_the_o
         .await
         .unwrap();
     let sent = report(uuid2, "2", "sent");
-    assert_status(
-        &plivo_callback(&app, signed(&second, &sent, "e")).await,
-        200,
-        None,
-    );
+    accepted(&app, &second, &sent, "e").await;
     assert_eq!(
         text(&item(&stack, &second).await, "delivery_status").as_deref(),
         Some("sent")
@@ -238,22 +232,14 @@ async fn a_report_of_a_replaced_code_changes_nothing_and_a_new_code_clears_the_o
     stack.sender().send(&us(3), &ANYONE).await.unwrap();
     let delivered = report(uuid2, "3", "delivered");
     let response = plivo_callback(&app, signed(&second, &delivered, "f")).await;
-    assert!(
-        json_body(&response)["message"]
-            .as_str()
-            .unwrap()
-            .contains("nothing changed")
-    );
+    assert!(says(&response, "nothing changed"));
     assert_eq!(text(&item(&stack, &second).await, "delivery_status"), None);
 }
 
 #[tokio::test]
 async fn unsigned_forged_replayed_oversized_or_malformed_callbacks_are_refused_and_change_nothing()
 {
-    let stack = Stack::new(RECEIPTS).await;
-    stack.sender().send(&us(4), &ANYONE).await.unwrap();
-    let url = status_url(&stack).await;
-    let app = stack.callbacks();
+    let (stack, app, url) = code_sent(4).await;
     let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
     let delivered = report(uuid, "1", "delivered");
     let internal = url.replace(
@@ -326,19 +312,10 @@ async fn unsigned_forged_replayed_oversized_or_malformed_callbacks_are_refused_a
     assert_eq!(text(&item(&stack, &url).await, "delivery_status"), None);
 
     // The real one is recorded once; its replay, even with a new nonce, is refused.
-    assert_status(
-        &plivo_callback(&app, signed(&url, &delivered, "n1")).await,
-        200,
-        None,
-    );
+    accepted(&app, &url, &delivered, "n1").await;
     let replay = plivo_callback(&app, signed(&url, &delivered, "n2")).await;
     assert_status(&replay, 403, Some("forbidden"));
-    assert!(
-        json_body(&replay)["message"]
-            .as_str()
-            .unwrap()
-            .contains("already received")
-    );
+    assert!(says(&replay, "already received"));
 
     // V2 signs the URL and the nonce only: a V2 request's nonce is spent with it, so its
     // signature cannot carry another body.
@@ -373,17 +350,9 @@ async fn unsigned_forged_replayed_oversized_or_malformed_callbacks_are_refused_a
 #[tokio::test]
 async fn delivery_outcomes_are_counted_per_region_and_error_code_once() {
     let stack = Stack::new(RECEIPTS).await;
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let out = lines.clone();
-    let app = stack
-        .callbacks()
-        .with_metrics(Metrics::to_writer("Test", None, move |l| {
-            out.lock()
-                .unwrap()
-                .push(String::from_utf8(l.to_vec()).unwrap());
-        }));
-    stack.sender().send(&us(5), &ANYONE).await.unwrap();
-    let us_url = status_url(&stack).await;
+    let records = Records::default();
+    let app = stack.callbacks().with_metrics(records.metrics());
+    let us_url = sent_to(&stack, 5).await;
     let gb = phone("+447400123456");
     stack.sender().send(&gb, &ANYONE).await.unwrap();
     let gb_url = status_url(&stack).await;
@@ -408,12 +377,8 @@ async fn delivery_outcomes_are_counted_per_region_and_error_code_once() {
     ];
     for (i, (url, form, counted)) in cases.iter().enumerate() {
         let nonce = format!("n{i}");
-        assert_status(
-            &plivo_callback(&app, signed(url, form, &nonce)).await,
-            200,
-            None,
-        );
-        let line: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+        accepted(&app, url, form, &nonce).await;
+        let line = records.last();
         assert_eq!(line["Operation"], "Receipt");
         assert_eq!(line["Outcome"], "Recorded");
         match counted {
@@ -426,7 +391,7 @@ async fn delivery_outcomes_are_counted_per_region_and_error_code_once() {
             }
         }
     }
-    let line: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+    let line = records.last();
     assert_eq!(line["ErrorCode"], "30");
     assert_eq!(line["DeliveryErrors"], 1);
     // A replay is refused and counted as such, never as a delivery.
@@ -436,10 +401,11 @@ async fn delivery_outcomes_are_counted_per_region_and_error_code_once() {
         403,
         None,
     );
-    let line: Value = serde_json::from_str(lines.lock().unwrap().last().unwrap()).unwrap();
+    let line = records.last();
     assert_eq!(line["Outcome"], "Forbidden");
     assert!(line.get("DeliveryFailed").is_none());
-    for line in lines.lock().unwrap().iter() {
+    for line in records.all() {
+        let line = line.to_string();
         assert!(
             !line.contains("4155551005") && !line.contains("7400123456"),
             "{line}"
@@ -458,12 +424,7 @@ async fn the_sample_callback_events_are_answered_as_documented() {
     assert_status(&forged, 403, Some("forbidden"));
     let first = plivo_callback(&app, event("plivo-status-callback.json")).await;
     assert_status(&first, 200, None);
-    assert!(
-        json_body(&first)["message"]
-            .as_str()
-            .unwrap()
-            .contains("nothing changed")
-    );
+    assert!(says(&first, "nothing changed"));
     let again = plivo_callback(&app, event("plivo-status-callback.json")).await;
     assert_status(&again, 403, Some("forbidden"));
     let items = dynamodb_client()
@@ -488,10 +449,7 @@ async fn the_sample_callback_events_are_answered_as_documented() {
 /// real ones after it.
 #[tokio::test]
 async fn a_v2_pair_that_came_with_a_v3_signature_is_spent_and_sequences_are_bounded() {
-    let stack = Stack::new(RECEIPTS).await;
-    stack.sender().send(&us(6), &ANYONE).await.unwrap();
-    let url = status_url(&stack).await;
-    let app = stack.callbacks();
+    let (stack, app, url) = code_sent(6).await;
     let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
     let both = Signing::Both {
         v3_nonce: "n3",
@@ -515,11 +473,7 @@ async fn a_v2_pair_that_came_with_a_v3_signature_is_spent_and_sequences_are_boun
         assert_status(&response, 400, Some("invalid_request"));
     }
     let next = report(uuid, "2", "delivered");
-    assert_status(
-        &plivo_callback(&app, signed(&url, &next, "n4")).await,
-        200,
-        None,
-    );
+    accepted(&app, &url, &next, "n4").await;
     assert_eq!(
         text(&item(&stack, &url).await, "delivery_status").as_deref(),
         Some("delivered")
@@ -541,15 +495,10 @@ async fn a_withdrawn_code_leaves_no_report_of_its_message_behind() {
         .await;
     let stack = Stack::with_plivo(plivo, RECEIPTS).await;
     let app = stack.callbacks();
-    stack.sender().send(&us(7), &ANYONE).await.unwrap();
-    let first = status_url(&stack).await;
+    let first = sent_to(&stack, 7).await;
     let uuid_a = "aaaaaaaa-7c87-11e9-86c7-0242ac110002";
     let delivered = report(uuid_a, "3", "delivered");
-    assert_status(
-        &plivo_callback(&app, signed(&first, &delivered, "a")).await,
-        200,
-        None,
-    );
+    accepted(&app, &first, &delivered, "a").await;
     stack.clock.advance(60);
     let sender = stack.sender();
     let resend = tokio::spawn(async move { sender.send(&us(7), &ANYONE).await });
@@ -563,11 +512,7 @@ async fn a_withdrawn_code_leaves_no_report_of_its_message_behind() {
     assert_ne!(second, first);
     // Plivo may have the message after all, and report it before the send gives up.
     let queued = report("bbbbbbbb-7c87-11e9-86c7-0242ac110002", "1", "queued");
-    assert_status(
-        &plivo_callback(&app, signed(&second, &queued, "b")).await,
-        200,
-        None,
-    );
+    accepted(&app, &second, &queued, "b").await;
     assert!(resend.await.unwrap().is_err(), "the resend's SMS failed");
     let it = item(&stack, &first).await;
     assert_eq!(text(&it, "delivery_status"), None, "{it:?}");
@@ -590,8 +535,7 @@ async fn a_report_recorded_stands_when_its_replay_note_cannot_be_written() {
         ..Default::default()
     };
     let stack = Stack::with_dynamodb(Plivo::accepting().await, RECEIPTS, behaviour).await;
-    stack.sender().send(&us(8), &ANYONE).await.unwrap();
-    let url = status_url(&stack).await;
+    let url = sent_to(&stack, 8).await;
     let app = stack.callbacks();
     let delivered = report("db3ce55a-7c87-11e9-86c7-0242ac110002", "3", "delivered");
     let response = plivo_callback(&app, signed(&url, &delivered, "a")).await;
@@ -611,22 +555,14 @@ async fn a_report_recorded_stands_when_its_replay_note_cannot_be_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copies_of_a_report_sent_together_count_once() {
     let stack = Stack::new(RECEIPTS).await;
-    stack.sender().send(&us(9), &ANYONE).await.unwrap();
-    let url = status_url(&stack).await;
+    let url = sent_to(&stack, 9).await;
     let uuid = "db3ce55a-7c87-11e9-86c7-0242ac110002";
     for round in 1..=10u32 {
-        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let records = Records::default();
         let start = Arc::new(tokio::sync::Barrier::new(16));
         let mut tasks = Vec::new();
         for copy in 0..16 {
-            let out = lines.clone();
-            let app = stack
-                .callbacks()
-                .with_metrics(Metrics::to_writer("Test", None, move |l| {
-                    out.lock()
-                        .unwrap()
-                        .push(String::from_utf8(l.to_vec()).unwrap());
-                }));
+            let app = stack.callbacks().with_metrics(records.metrics());
             let sequence = round.to_string();
             let request = signed(
                 &url,
@@ -653,11 +589,10 @@ async fn copies_of_a_report_sent_together_count_once() {
             }
         }
         assert_eq!(recorded, 1, "round {round}");
-        let counted = lines
-            .lock()
-            .unwrap()
+        let counted = records
+            .all()
             .iter()
-            .filter(|l| l.contains("\"Delivered\":1"))
+            .filter(|record| record["Delivered"] == 1)
             .count();
         assert_eq!(counted, 1, "round {round}: counted once");
         let it = item(&stack, &url).await;

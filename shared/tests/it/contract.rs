@@ -2,12 +2,10 @@
 //! error codes and statuses are checked against `openapi.yaml` beside their mapping, in
 //! `http.rs`).
 
-mod common;
-
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use common::repo_root;
+use crate::common::repo_root;
 use otp_shared::config::{
     CallbackConfig, FromEnv, MetricsConfig, OtpConfig, PlivoConfig, TokenConfig,
 };

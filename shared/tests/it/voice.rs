@@ -3,9 +3,7 @@
 //! code digit by digit, twice, once; and calls take the send limits and budgets of their own.
 //! Against dynalite, through the real handlers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lambda_http::{Body, Response};
 use otp_shared::config::{FromEnv, PlivoConfig};
 use otp_shared::domain::Channel;
@@ -36,14 +34,15 @@ fn fetch(url: &str, to: &str, pressed: Option<&str>, nonce: &str) -> lambda_http
     if let Some(digits) = pressed {
         form.push(("Digits", digits));
     }
-    callback(
-        url,
-        &form,
-        Signing::V3 {
-            token: PLIVO_AUTH_TOKEN,
-            nonce,
-        },
-    )
+    callback(url, &form, v3(nonce))
+}
+
+/// Signed as Plivo signs with the account's token (V3), with `nonce`.
+fn v3(nonce: &str) -> Signing<'_> {
+    Signing::V3 {
+        token: PLIVO_AUTH_TOKEN,
+        nonce,
+    }
 }
 
 /// The fetch after the caller pressed 1.
@@ -198,18 +197,7 @@ async fn an_answer_url_speaks_once_only_while_fresh_intact_and_signed() {
             ("CallStatus", "in-progress"),
             ("Machine", "true"),
         ];
-        plivo_callback(
-            &answerer,
-            callback(
-                &url,
-                &form,
-                Signing::V3 {
-                    token: PLIVO_AUTH_TOKEN,
-                    nonce: "m",
-                },
-            ),
-        )
-        .await
+        plivo_callback(&answerer, callback(&url, &form, v3("m"))).await
     };
     assert_eq!(machine.status(), 200);
     assert!(text(&machine).contains("<Hangup/>") && !text(&machine).contains("Speak"));
@@ -219,18 +207,7 @@ async fn an_answer_url_speaks_once_only_while_fresh_intact_and_signed() {
             ("CallStatus", "completed"),
             ("Event", "Hangup"),
         ];
-        plivo_callback(
-            &answerer,
-            callback(
-                &url,
-                &form,
-                Signing::V3 {
-                    token: PLIVO_AUTH_TOKEN,
-                    nonce: "h",
-                },
-            ),
-        )
-        .await
+        plivo_callback(&answerer, callback(&url, &form, v3("h"))).await
     };
     assert_eq!(hangup.status(), 200);
     assert!(!text(&hangup).contains("Speak"));

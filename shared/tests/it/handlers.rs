@@ -1,10 +1,8 @@
 //! The HTTP handlers driven by the sample API Gateway events in `events/`, so the events stay
 //! valid. Bad input must get a 400 and change nothing.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response, request};
 use otp_shared::http::{send_otp, verify_otp};

@@ -1,15 +1,13 @@
 //! The signed proof of verification: with a signing key, a right code earns an RS256 token
 //! that a JWT library checks against the keys the verify function publishes.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::*;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
-use common::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use lambda_http::{Body, Response};
