@@ -9,6 +9,7 @@ mod delivery;
 mod keys;
 mod limits;
 mod locale;
+mod message_settings;
 mod messages;
 mod phone;
 mod template;
@@ -26,10 +27,12 @@ pub(crate) use limits::{CounterKind, HOUR, MINUTE};
 pub use limits::{Defences, Limit, Limits, Tripped};
 pub use locale::Locale;
 pub(crate) use locale::MAX_TAG_LEN;
+pub(crate) use message_settings::{
+    MAX_BRAND_CHARS, MessageError, MessageSettings, Overflow, TextSetting,
+};
 #[cfg(test)]
 pub(crate) use messages::LANGUAGES;
 pub use messages::Messages;
-pub(crate) use messages::{MAX_BRAND_CHARS, MessageError, MessageSettings, Overflow, TextSetting};
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
 pub(crate) use template::segments;
 pub use voice::Channel;
