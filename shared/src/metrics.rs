@@ -106,7 +106,7 @@ impl Metrics {
     }
 
     /// Records to standard output, in the configured namespace, at the configured level.
-    pub fn to_stdout(config: &MetricsConfig) -> Self {
+    pub(crate) fn to_stdout(config: &MetricsConfig) -> Self {
         Self::to_writer(&config.namespace, config.log_level.as_deref(), |line| {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(line).and_then(|()| out.flush());

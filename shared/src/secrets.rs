@@ -81,7 +81,7 @@ fn secret_timeouts() -> TimeoutConfig {
 }
 
 /// The function's settings: its environment, with the secrets named by `NAME_ARN` read in.
-pub struct Settings {
+pub(crate) struct Settings {
     fetched: HashMap<&'static str, SecretString>,
 }
 
@@ -89,7 +89,7 @@ impl Settings {
     /// Reads the environment's secret ARNs (concurrently; nothing is called when there are
     /// none). An ARN that is malformed, set beside its plain setting, missing or unreadable
     /// is an error naming the `_ARN` variable, never the value.
-    pub async fn load() -> Result<Self, ConfigError> {
+    pub(crate) async fn load() -> Result<Self, ConfigError> {
         Self::load_from(|k| std::env::var(k).ok()).await
     }
 
@@ -136,7 +136,7 @@ impl Settings {
     }
 
     /// The setting `name`: a secret read in, else the environment variable.
-    pub fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         match self.fetched.get(name) {
             Some(secret) => Some(secret.expose_secret().to_owned()),
             None => std::env::var(name).ok(),

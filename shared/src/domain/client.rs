@@ -28,7 +28,7 @@ impl ClientIp {
 
     /// Whether the address belongs to this host or its link (loopback, link-local): what a
     /// backend reads off its own proxy or load balancer rather than its user.
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         match self.0 {
             IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
             IpAddr::V6(v6) => v6.is_loopback() || v6.is_unicast_link_local(),

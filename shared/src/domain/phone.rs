@@ -124,7 +124,7 @@ impl PhoneNumber {
 
     /// Loads the numbering plan metadata now, on a background thread, so the first request
     /// does not wait for it. Call once at start-up.
-    pub fn preload_metadata() {
+    pub(crate) fn preload_metadata() {
         std::thread::spawn(|| {
             let _ = Self::parse("+14155552671");
         });
@@ -136,12 +136,12 @@ impl PhoneNumber {
     }
 
     /// The ISO 3166 region the number belongs to, when the metadata says.
-    pub fn country(&self) -> Option<Region> {
+    pub(crate) fn country(&self) -> Option<Region> {
         self.country
     }
 
     /// The kind of line, from the numbering plan.
-    pub fn number_type(&self) -> NumberType {
+    pub(crate) fn number_type(&self) -> NumberType {
         self.number_type
     }
 
