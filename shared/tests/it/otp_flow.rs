@@ -422,7 +422,8 @@ async fn an_unreachable_dynamodb_gives_503_quickly_and_sends_nothing() {
 #[tokio::test]
 async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
     use otp_devtools::dynamodb_proxy::Behaviour;
-    for (status, error_type, expected) in [
+    // The cases run side by side: the SDK's backoff on the retryable ones takes seconds each.
+    let cases = [
         (500, "InternalServerError", 503),
         (503, "ServiceUnavailable", 503),
         (400, "ThrottlingException", 503),
@@ -430,7 +431,8 @@ async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
         (400, "RequestLimitExceeded", 503),
         (400, "ValidationException", 500),
         (400, "AccessDeniedException", 500),
-    ] {
+    ]
+    .map(|(status, error_type, expected)| async move {
         let behaviour = Behaviour {
             fail_updates_with: Some((status, error_type.to_owned())),
             ..Behaviour::default()
@@ -443,6 +445,13 @@ async fn dynamodb_failures_map_to_503_or_500_by_their_kind() {
         let verified = stack.verify(&phone(), "123456", &ANYONE).await.unwrap_err();
         assert_eq!(answer(&verified).0, expected, "verify, {error_type}");
         assert!(stack.plivo.sent().await.is_empty());
+    });
+    let mut running = tokio::task::JoinSet::new();
+    for case in cases {
+        running.spawn(case);
+    }
+    while let Some(case) = running.join_next().await {
+        case.expect("each kind maps as listed");
     }
 }
 
