@@ -6,8 +6,6 @@
 #[path = "it/common/mod.rs"]
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use common::*;
 use lambda_http::{Body, request};
@@ -208,31 +206,4 @@ fn revealed_digits(logs: &str, number: &str) -> usize {
         }
     }
     known.iter().filter(|k| **k).count()
-}
-
-/// Collects log output in memory.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }

@@ -205,3 +205,40 @@ where
     };
     StoreError::new(kind, Box::new(err))
 }
+
+#[cfg(test)]
+mod tests {
+    use otp_devtools::dynalite::{Dynalite, local_client};
+    use otp_devtools::request_counter::RequestCounter;
+
+    use super::*;
+    use crate::config::FromEnv;
+
+    /// The warm-up opens the connection during init with one read of a key that never
+    /// exists, and writes nothing.
+    #[tokio::test]
+    async fn the_warm_up_is_one_read_of_a_key_that_never_exists() {
+        let dynalite = Dynalite::start(0, None).unwrap();
+        let client = local_client(&dynalite.endpoint());
+        otp_devtools::table::create_table(&client, "warm")
+            .await
+            .unwrap();
+        let requests = RequestCounter::default();
+        let limits = crate::config::OtpConfig::from_lookup(|k| match k {
+            "OTP_TABLE_NAME" => Some("warm".into()),
+            "OTP_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+            "OTP_ALLOWED_COUNTRIES" => Some("*".into()),
+            _ => None,
+        })
+        .unwrap()
+        .limits;
+        let store = DynamoDbStore::new(requests.attach(&client), "warm", limits);
+        store.warm_up().await;
+        assert_eq!(
+            requests.by_operation().into_iter().collect::<Vec<_>>(),
+            [("GetItem".to_owned(), 1)]
+        );
+        let items = client.scan().table_name("warm").send().await.unwrap();
+        assert_eq!(items.count(), 0);
+    }
+}

@@ -153,3 +153,16 @@ pub trait ReceiptStore: Send + Sync {
     /// for every later call while the note lasts.
     fn first_sighting(&self, id: &str, until: u64) -> impl Future<Output = Result<bool>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_reads_as_what_it_means_for_the_caller() {
+        let error = |kind| StoreError::new(kind, "detail".into()).to_string();
+        assert_eq!(error(Failure::Unavailable), "dynamodb unavailable");
+        assert_eq!(error(Failure::Throttled), "dynamodb throttled the request");
+        assert_eq!(error(Failure::Failed), "dynamodb request failed");
+    }
+}

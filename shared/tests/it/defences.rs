@@ -341,3 +341,36 @@ async fn each_counter_switched_on_adds_one_request_to_a_send() {
         stack.assert_requests(on_verify);
     }
 }
+
+/// Where pumping aims shows in the logs as the range the masked number shows and a short
+/// keyed hash of the counted range, never as the number.
+#[tokio::test]
+async fn a_range_limit_logs_the_range_and_its_hash_never_the_number() {
+    let logs = LogBuffer::default();
+    let _scope = logs.capture();
+    let stack = Stack::new("OTP_MAX_SENDS_PER_PREFIX_PER_HOUR=1 OTP_PREFIX_DIGITS=6").await;
+    stack.sender().send(&us(1), &ANYONE).await.unwrap();
+    let refused = stack.sender().send(&us(2), &ANYONE).await.unwrap_err();
+    assert!(
+        matches!(refused, OtpError::RateLimited { .. }),
+        "{refused:?}"
+    );
+    let line = logs.line("send limit reached").expect("logged");
+    assert!(
+        line.contains("sends per number prefix") && line.contains("prefix=\"+1415\""),
+        "{line}"
+    );
+    let range = line
+        .split("range=\"")
+        .nth(1)
+        .expect("a range")
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(range.len(), 8, "{line}");
+    assert!(range.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+    assert!(
+        !line.contains("4155551001") && !line.contains("4155551002"),
+        "{line}"
+    );
+}

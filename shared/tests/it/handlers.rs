@@ -518,3 +518,22 @@ async fn brand_webotp_and_app_hash_shape_the_message() {
         format!("Example: Код {code}, 5 мин.\n\nFA+9qCX9VSu\n@example.com #{code}")
     );
 }
+
+/// The code's length is the deployment's: with `OTP_DIGITS=8`, an 8-digit code verifies and a
+/// 6-digit one is refused as malformed, before the store is asked.
+#[tokio::test]
+async fn verify_reads_codes_of_the_configured_length() {
+    let stack = Stack::new("OTP_DIGITS=8").await;
+    let body = serde_json::json!({"phoneNumber": "+14155552671"});
+    let response = send_otp(&stack.sender(), event_with_body("send-otp.json", body)).await;
+    assert_eq!(response.status(), 200);
+    let code = stack.plivo.last_code().await;
+    assert_eq!(code.len(), 8);
+    let verifier = stack.verifier();
+    let short = serde_json::json!({"phoneNumber": "+14155552671", "otp": "123456"});
+    let response = verify_otp(&verifier, event_with_body("verify-otp.json", short)).await;
+    assert_error(&response, 400, "invalid_request");
+    let right = serde_json::json!({"phoneNumber": "+14155552671", "otp": code});
+    let response = verify_otp(&verifier, event_with_body("verify-otp.json", right)).await;
+    assert_eq!(response.status(), 200);
+}

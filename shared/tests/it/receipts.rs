@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request, Response};
 use otp_shared::http::plivo_callback;
 use otp_shared::service::Callbacks;
-use otp_shared::store::DynamoDbStore;
+use otp_shared::store::{DynamoDbStore, TTL_ATTRIBUTE};
 use serde_json::Value;
 
 const BASE: &str = "https://otp.example.com";
@@ -598,4 +598,95 @@ async fn copies_of_a_report_sent_together_count_once() {
         let it = item(&stack, &url).await;
         assert_eq!(text(&it, "delivery_sequence"), Some(round.to_string()));
     }
+}
+
+#[tokio::test]
+async fn with_receipts_off_a_public_url_asks_plivo_for_no_reports() {
+    let stack =
+        Stack::new("OTP_PUBLIC_BASE_URL=https://otp.example.com OTP_DELIVERY_RECEIPTS=false").await;
+    stack.sender().send(&us(12), &ANYONE).await.unwrap();
+    let sent = stack.plivo.sent().await;
+    assert!(sent[0].get("url").is_none() && sent[0].get("method").is_none());
+}
+
+/// The replay notes of the table (`seen#...`).
+async fn replay_notes(stack: &Stack) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let items = dynamodb_client()
+        .scan()
+        .table_name(&stack.table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    items
+        .into_iter()
+        .filter(|i| text(i, "pk").is_some_and(|pk| pk.starts_with("seen#")))
+        .collect()
+}
+
+/// A report's note lasts a week (past Plivo's retries and the 3 h a message can stay
+/// queued), then the table's TTL takes it; within the week a replay is refused.
+#[tokio::test]
+async fn a_reports_replay_note_lasts_a_week() {
+    let (stack, app, url) = code_sent(10).await;
+    let delivered = report("db3ce55a-7c87-11e9-86c7-0242ac110002", "3", "delivered");
+    accepted(&app, &url, &delivered, "a").await;
+    let notes = replay_notes(&stack).await;
+    assert_eq!(notes.len(), 1);
+    let week = 7 * 24 * 3600;
+    assert_eq!(
+        text(&notes[0], TTL_ATTRIBUTE),
+        Some((START + week).to_string())
+    );
+    stack.clock.advance(week - 60);
+    assert_status(
+        &plivo_callback(&app, signed(&url, &delivered, "b")).await,
+        403,
+        Some("forbidden"),
+    );
+}
+
+/// A report that records nothing (its code was replaced) and whose note cannot be written is
+/// answered 503, so that Plivo sends it again, rather than taken as seen.
+#[tokio::test]
+async fn a_report_that_records_nothing_and_cannot_be_noted_is_retried() {
+    let behaviour = otp_devtools::dynamodb_proxy::Behaviour {
+        throttle_keys_starting_with: Some("seen#".to_owned()),
+        ..Default::default()
+    };
+    let stack = Stack::with_dynamodb(Plivo::accepting().await, RECEIPTS, behaviour).await;
+    let first = sent_to(&stack, 13).await;
+    stack.clock.advance(60);
+    sent_to(&stack, 13).await;
+    let app = stack.callbacks();
+    let late = report("db3ce55a-7c87-11e9-86c7-0242ac110002", "3", "delivered");
+    assert_status(
+        &plivo_callback(&app, signed(&first, &late, "a")).await,
+        503,
+        Some("unavailable"),
+    );
+}
+
+/// An operator reads where a message was not delivered: a warning with the region and the
+/// masked number; a delivered one is no warning.
+#[tokio::test]
+async fn an_undelivered_message_is_logged_as_a_warning_with_its_region() {
+    let logs = LogBuffer::default();
+    let _scope = logs.capture();
+    let (_stack, app, url) = code_sent(14).await;
+    let failed = report("db3ce55a-7c87-11e9-86c7-0242ac110002", "3", "failed");
+    accepted(&app, &url, &failed, "a").await;
+    let warning = logs.line("sms not delivered").expect("a warning");
+    assert!(
+        warning.contains("WARN") && warning.contains("US"),
+        "{warning}"
+    );
+    assert!(!warning.contains("4155552671"), "{warning}");
+    let logs = LogBuffer::default();
+    let _scope = logs.capture();
+    let (_stack, app, url) = code_sent(15).await;
+    let delivered = report("db3ce55a-7c87-11e9-86c7-0242ac110002", "3", "delivered");
+    accepted(&app, &url, &delivered, "a").await;
+    assert_eq!(logs.line("sms not delivered"), None);
 }

@@ -11,6 +11,7 @@ use otp_shared::domain::Tripped;
 use otp_shared::error::OtpError;
 use otp_shared::http::{plivo_callback, send_otp};
 use otp_shared::service::MessageChoice;
+use otp_shared::store::TTL_ATTRIBUTE;
 use serde_json::json;
 
 const VOICE: &str = "OTP_PUBLIC_BASE_URL=https://otp.example.com OTP_VOICE_ENABLED=true";
@@ -126,6 +127,17 @@ async fn a_call_speaks_the_code_digit_by_digit_twice_and_the_code_verifies() {
         .await
         .unwrap();
     assert!(!format!("{items:?}").contains(&codes[0]), "no code at rest");
+    // The call's note, which refuses a second fetch, lasts as long as the answer URL.
+    let notes: Vec<_> = items
+        .items()
+        .iter()
+        .filter(|i| i["pk"].as_s().is_ok_and(|pk| pk.starts_with("seen#")))
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0][TTL_ATTRIBUTE].as_n().unwrap(),
+        &(START + otp_shared::domain::ANSWER_TTL).to_string()
+    );
 
     stack.verify(&us(1), &codes[0], &ANYONE).await.unwrap();
 }

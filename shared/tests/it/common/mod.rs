@@ -866,3 +866,49 @@ pub fn assert_valid_emf(record: &Value) {
         }
     }
 }
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+pub struct LogBuffer(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Logs at INFO and above into this buffer, on this thread (where a current-thread test
+    /// runs every task), until the guard drops; other tests' logs do not mix in.
+    pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(self.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// The first line that says `words`.
+    pub fn line(&self, words: &str) -> Option<String> {
+        self.text()
+            .lines()
+            .find(|line| line.contains(words))
+            .map(str::to_owned)
+    }
+}
