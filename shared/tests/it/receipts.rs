@@ -611,15 +611,9 @@ async fn with_receipts_off_a_public_url_asks_plivo_for_no_reports() {
 
 /// The replay notes of the table (`seen#...`).
 async fn replay_notes(stack: &Stack) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let items = dynamodb_client()
-        .scan()
-        .table_name(&stack.table)
-        .send()
+    stack
+        .items()
         .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
-    items
         .into_iter()
         .filter(|i| text(i, "pk").is_some_and(|pk| pk.starts_with("seen#")))
         .collect()

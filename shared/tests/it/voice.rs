@@ -128,9 +128,10 @@ async fn a_call_speaks_the_code_digit_by_digit_twice_and_the_code_verifies() {
         .unwrap();
     assert!(!format!("{items:?}").contains(&codes[0]), "no code at rest");
     // The call's note, which refuses a second fetch, lasts as long as the answer URL.
-    let notes: Vec<_> = items
+    let notes: Vec<_> = stack
         .items()
-        .iter()
+        .await
+        .into_iter()
         .filter(|i| i["pk"].as_s().is_ok_and(|pk| pk.starts_with("seen#")))
         .collect();
     assert_eq!(notes.len(), 1);
