@@ -896,6 +896,14 @@ impl LogBuffer {
     /// Logs at INFO and above into this buffer, on this thread (where a current-thread test
     /// runs every task), until the guard drops; other tests' logs do not mix in.
     pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        // A process-wide subscriber that is interested in every callsite but enables none:
+        // without it, a callsite first reached on a thread with no subscriber can keep a
+        // cached "never" while another test registers its own, and that test's lines go
+        // missing.
+        static UNDECIDED: OnceLock<()> = OnceLock::new();
+        UNDECIDED.get_or_init(|| {
+            tracing::subscriber::set_global_default(Undecided).expect("no global subscriber yet");
+        });
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)
             .with_ansi(false)
@@ -911,4 +919,27 @@ impl LogBuffer {
             .find(|line| line.contains(words))
             .map(str::to_owned)
     }
+}
+
+/// Asks every callsite to check the current subscriber each time, and records nothing.
+struct Undecided;
+
+impl tracing::Subscriber for Undecided {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
