@@ -25,7 +25,7 @@ pip = $(TOOLS)/$(1)/bin/pip install -q --disable-pip-version-check -r tools/requ
 test: rust-tests local-stack-tests
 
 # The integration tests (modules of shared/tests/it/) that write to the store.
-STORE_TESTS := otp_flow:: defences:: security:: handlers:: receipts:: voice:: tokens::
+STORE_TESTS := otp_flow:: defences:: security:: handlers:: receipts:: voice:: tokens:: verifications::
 
 ## The Rust tests (they start their own dynalite, Plivo and, for secrets, moto stand-ins), then
 ## the store and flow tests again with dynalite returning the old item on a failed condition,

@@ -33,6 +33,8 @@ pub(crate) enum Operation {
     Verify,
     /// A request for the token keys (`/.well-known/...`).
     Keys,
+    /// A verification's status read, or its cancelling.
+    Verification,
     /// A delivery report from Plivo.
     Receipt,
     /// Plivo fetching what a voice call says.
@@ -45,6 +47,7 @@ impl Operation {
             Operation::Send => "Send",
             Operation::Verify => "Verify",
             Operation::Keys => "Keys",
+            Operation::Verification => "Verification",
             Operation::Receipt => "Receipt",
             Operation::Answer => "Answer",
         }
@@ -57,7 +60,7 @@ fn outcome<T>(result: &Result<T, OtpError>, operation: Operation) -> &'static st
         Ok(_) => match operation {
             Operation::Send => "Sent",
             Operation::Verify => "Verified",
-            Operation::Keys => "Served",
+            Operation::Keys | Operation::Verification => "Served",
             Operation::Receipt => "Recorded",
             Operation::Answer => "Spoken",
         },

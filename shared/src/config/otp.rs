@@ -75,6 +75,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 10..=100,
             )?,
             lockout: self.number("OTP_LOCKOUT_SECONDS", 86_400u64, 3_600..=2_592_000)?,
+            verification_retention: self.number(
+                "OTP_VERIFICATION_RETENTION_SECONDS",
+                86_400u64,
+                3_600..=2_592_000,
+            )?,
         })
     }
 
@@ -92,6 +97,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             max_failures_per_ip_per_hour: self.limit("OTP_MAX_FAILURES_PER_IP_PER_HOUR", 50)?,
             max_failures_per_ipv6_48_per_hour: self
                 .limit("OTP_MAX_FAILURES_PER_IPV6_48_PER_HOUR", 250)?,
+            require_verification_id: self.flag("OTP_REQUIRE_VERIFICATION_ID", false)?,
         })
     }
 

@@ -1,8 +1,9 @@
 //! Keyed hashing: what the store holds instead of phone numbers and codes.
 //!
 //! Keys are derived from `OTP_SECRET` with HMAC-SHA256 under distinct labels, one for the
-//! partition key (the phone number), one for codes, one for counters' subjects and one that
-//! seals voice calls' answer tickets, so none can stand in for another. Without the secret, a copy of the table reveals neither numbers nor codes.
+//! partition key (the phone number), one for codes, one for counters' subjects, one that
+//! seals voice calls' answer tickets and one for verification ids, so none can stand in for
+//! another. Without the secret, a copy of the table reveals neither numbers nor codes.
 
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -10,6 +11,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::answer::TicketKey;
+use super::verification::{self, VerificationKey};
 use super::{CounterKind, OtpCode, PhoneNumber};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -69,6 +71,7 @@ pub(crate) struct Keyring {
     code_key: SecretBox<[u8; 32]>,
     counter_key: SecretBox<[u8; 32]>,
     tickets: TicketKey,
+    verifications: VerificationKey,
 }
 
 impl Keyring {
@@ -85,12 +88,18 @@ impl Keyring {
             code_key: derive(CODE_LABEL),
             counter_key: derive(COUNTER_LABEL),
             tickets: TicketKey::new(derive(TicketKey::label())),
+            verifications: VerificationKey::new(derive(verification::LABEL)),
         }
     }
 
     /// The key that seals voice calls' answer tickets.
     pub(crate) fn tickets(&self) -> &TicketKey {
         &self.tickets
+    }
+
+    /// The key that seals and opens verification ids.
+    pub(crate) fn verifications(&self) -> &VerificationKey {
+        &self.verifications
     }
 
     pub(crate) fn phone_key(&self, phone: &PhoneNumber) -> PhoneKey {

@@ -35,12 +35,16 @@ pub struct Limits {
     /// Seconds between two sends to the number.
     pub resend_cooldown: u64,
     pub max_sends_per_hour: Limit,
+    /// Wrong guesses by number (without a verification id) per number per hour; never stops
+    /// a send, nor a guess by id.
     pub max_failures_per_hour: Limit,
     /// Wrong guesses in a row (no right code between them, across hours and codes) that
     /// lock the number.
     pub max_consecutive_failures: u32,
     /// Seconds a run of consecutive failures (and a lock) lasts after its last failure.
     pub lockout: u64,
+    /// Seconds a verification's status can be read after its code was sent.
+    pub verification_retention: u64,
 }
 
 /// Abuse and fraud defences beyond a single number (SMS pumping, enumeration, brute force
@@ -61,6 +65,9 @@ pub struct Defences {
     pub max_failures_per_ip_per_hour: Limit,
     /// IPv6 callers only: wrong codes per /48 per hour, on top of the per-/64 budget.
     pub max_failures_per_ipv6_48_per_hour: Limit,
+    /// A guess must name its verification: guesses by number alone are refused, so a
+    /// stranger cannot spend the attempts of a code someone else asked for.
+    pub require_verification_id: bool,
 }
 
 /// What a counter beyond a single number counts. The name is part of the counter's key and of

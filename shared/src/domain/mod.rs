@@ -13,6 +13,7 @@ mod message_settings;
 mod messages;
 mod phone;
 mod template;
+mod verification;
 mod voice;
 
 pub use answer::ANSWER_TTL;
@@ -35,6 +36,8 @@ pub(crate) use messages::LANGUAGES;
 pub use messages::Messages;
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
 pub(crate) use template::segments;
+pub(crate) use verification::{ID_CHARS, Opened};
+pub use verification::{VerificationDigest, VerificationId, VerificationStatus};
 pub use voice::Channel;
 pub(crate) use voice::{Spoken, digit_by_digit};
 

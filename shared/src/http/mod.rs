@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::domain::Channel;
 use crate::error::OtpError;
 use crate::metrics::{Facts, Operation};
-use crate::service::{SendOtp, VerifyOtp};
+use crate::service::{SendOtp, Subject, VerifyOtp};
 use crate::sms::{SmsSender, VoiceCaller};
 use crate::store::OtpStore;
 
@@ -21,6 +21,7 @@ mod callback;
 mod discovery;
 mod request;
 mod response;
+mod verifications;
 
 pub use callback::plivo_callback;
 pub use response::error_response;
@@ -30,6 +31,8 @@ pub use response::error_response;
 struct SendResponse {
     success: bool,
     message: &'static str,
+    /// The id to verify, read and cancel this code's verification by.
+    verification_id: String,
     expires_in: u64,
 }
 
@@ -69,6 +72,7 @@ pub async fn send_otp<S: OtpStore, M: SmsSender + VoiceCaller>(
             Ok(SendResponse {
                 success: true,
                 message,
+                verification_id: sent.verification_id.as_string(),
                 expires_in: sent.expires_in,
             })
         }
@@ -78,28 +82,49 @@ pub async fn send_otp<S: OtpStore, M: SmsSender + VoiceCaller>(
     response::serve_json(span, work).await
 }
 
-/// `POST /auth/verify-otp` `{"phoneNumber": "+14155552671", "otp": "123456"}`; and, for
-/// checking the tokens a right code earns, `GET /.well-known/jwks.json` and
-/// `GET /.well-known/openid-configuration` (404 without a signing key).
+/// `POST /auth/verify-otp` `{"verificationId": "...", "otp": "123456"}` (or by
+/// `"phoneNumber"`, or both); `GET /auth/verifications/{id}` and
+/// `POST /auth/verifications/{id}/cancel`; and, for checking the tokens a right code earns,
+/// `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration` (404 without a
+/// signing key).
 pub async fn verify_otp<S: OtpStore>(app: &VerifyOtp<S>, req: Request) -> Response<Body> {
+    let path = req.uri().path();
     if req.method() == Method::GET
-        && let Some(document) = discovery::Document::at(req.uri().path())
+        && let Some(document) = discovery::Document::at(path)
     {
         let served = app.metrics().measure(Operation::Keys, async {
             (discovery::serve(app, document), Facts::default())
         });
         return served.await.unwrap_or_else(|err| error_response(&err));
     }
+    if let Some((action, id)) = verifications::route(req.method(), path) {
+        let span = tracing::info_span!("verification", phone = tracing::field::Empty);
+        let work = app.metrics().measure(Operation::Verification, async {
+            (
+                verifications::serve(app, action, id).await,
+                Facts::default(),
+            )
+        });
+        return response::serve_json(span, work).await;
+    }
     let span = tracing::info_span!("verify_otp", phone = tracing::field::Empty);
     let work = app.metrics().measure(Operation::Verify, async {
         let mut facts = Facts::default();
         let result = async {
             let body = request::json_object(&req)?;
-            let phone = request::phone_field(&body)?;
-            facts.region = phone.country();
+            let subject = request::subject(&body)?;
+            if let Subject::Number(phone)
+            | Subject::Verification {
+                phone: Some(phone), ..
+            } = &subject
+            {
+                facts.region = phone.country();
+            }
             let code = request::code_field(&body, app.code_length())?;
-            app.verify(&phone, &code, &request::caller(&req, &body)?)
+            let phone = app
+                .verify_by(&subject, &code, &request::caller(&req, &body)?)
                 .await?;
+            facts.region = phone.country();
             let token = app.tokens().map(|tokens| tokens.issue(&phone));
             Ok(VerifyResponse {
                 success: true,

@@ -11,7 +11,7 @@ use crate::domain::{
     Caller, Channel, ClientIp, CodeLength, InputError, Locale, MAX_TAG_LEN, OtpCode, PhoneNumber,
 };
 use crate::error::OtpError;
-use crate::service::MessageChoice;
+use crate::service::{MessageChoice, Subject};
 
 /// Bodies above this size are refused before parsing.
 const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -119,6 +119,20 @@ pub(super) fn phone_field(body: &Map<String, Value>) -> Result<PhoneNumber, OtpE
         .map_err(invalid_field("phoneNumber"))?;
     tracing::Span::current().record("phone", tracing::field::display(&phone));
     Ok(phone)
+}
+
+/// What a verify names: `verificationId` (with `phoneNumber` optional beside it, then it must
+/// be the id's number), else `phoneNumber` alone.
+pub(super) fn subject(body: &Map<String, Value>) -> Result<Subject, OtpError> {
+    let Some(id) = optional_string(body, "verificationId")? else {
+        return Ok(Subject::Number(phone_field(body)?));
+    };
+    let id = super::verifications::parse_id(id, "verificationId")?;
+    let phone = match optional_string(body, "phoneNumber")? {
+        Some(_) => Some(phone_field(body)?),
+        None => None,
+    };
+    Ok(Subject::Verification { id, phone })
 }
 
 /// The optional `locale` (a BCP 47 tag; one with no text of its own falls back, a malformed

@@ -12,7 +12,7 @@ mod verify;
 pub use callbacks::Callbacks;
 pub(crate) use callbacks::{AnswerFetch, AnswerStep, Recorded, StatusReport};
 pub use send::{MessageChoice, SendOtp, Sent};
-pub use verify::VerifyOtp;
+pub use verify::{Subject, Verification, VerifyOtp};
 
 #[cfg(test)]
 mod tests;

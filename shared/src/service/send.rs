@@ -11,17 +11,19 @@ use crate::clock::Clock;
 use crate::config::{OtpConfig, VoiceConfig};
 use crate::domain::{
     AnswerBinding, Caller, Channel, CodeHash, CounterKind, HOUR, Limit, Locale, MINUTE, MessageRef,
-    Messages, OtpCode, PhoneKey, PhoneNumber, Spoken, Tripped, segments,
+    Messages, OtpCode, PhoneKey, PhoneNumber, Spoken, Tripped, VerificationId, segments,
 };
 use crate::error::{OtpError, chain};
 use crate::metrics::Metrics;
 use crate::sms::callback_url::{AnswerUrl, StatusUrl};
 use crate::sms::{SmsSender, VoiceCaller};
-use crate::store::{Budget, OtpStore, PendingCode, SendDecision};
+use crate::store::{Budget, NewCode, OtpStore, PendingCode, SendDecision};
 
 /// A code is on its way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
+    /// The verification the code belongs to.
+    pub verification_id: VerificationId,
     /// Seconds the code stays valid.
     pub expires_in: u64,
     /// The SMS segments the message is billed as (none for a call).
@@ -44,6 +46,7 @@ pub struct MessageChoice {
 struct Issued {
     key: PhoneKey,
     hash: CodeHash,
+    verification_id: VerificationId,
     status_url: Option<String>,
     /// The code it replaced, restored if this one is withdrawn.
     previous: Option<PendingCode>,
@@ -115,7 +118,7 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
             .await?;
         let code = OtpCode::generate(self.core.config.code_length);
         let issued = self
-            .store_code(phone, &code, call_base.is_none(), reserved, now)
+            .store_code(phone, &code, choice.channel, reserved, now)
             .await?;
         let language = self
             .messages
@@ -126,6 +129,7 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
         };
         match delivered {
             Ok(segments) => Ok(Sent {
+                verification_id: issued.verification_id,
                 expires_in: self.core.config.limits.code_ttl,
                 segments,
                 channel: choice.channel,
@@ -258,21 +262,23 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
         (phone.prefix_for_logs(digits), subject[..8].to_owned())
     }
 
-    /// Stores the hash of `code` for the number, in place of any pending code, with a fresh
-    /// message reference when Plivo is to report the SMS's delivery (`receipts`, and a
-    /// public URL). The reserved units are kept if it is stored, given back if not.
+    /// Stores the hash of `code` for the number as a new verification, in place of any
+    /// pending code, with a fresh message reference when Plivo is to report the SMS's
+    /// delivery (`receipts`, and a public URL). The reserved units are kept if it is stored,
+    /// given back if not.
     async fn store_code(
         &self,
         phone: &PhoneNumber,
         code: &OtpCode,
-        by_sms: bool,
+        channel: Channel,
         reserved: Reservation<'_, S>,
         now: u64,
     ) -> Result<Issued, OtpError> {
         let core = &self.core;
         let key = core.keys.phone_key(phone);
         let hash = core.keys.code_hash(&key, code);
-        let receipts = core.config.delivery_receipts && by_sms;
+        let (verification_id, digest) = core.keys.verifications().issue(phone, channel, now);
+        let receipts = core.config.delivery_receipts && channel == Channel::Sms;
         let status = core
             .config
             .public_base_url
@@ -286,8 +292,12 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
                 };
                 (url.to_url(base), url.message_ref)
             });
-        let message_ref = status.as_ref().map(|(_, r)| r);
-        let stored = match core.store.store_code(&key, &hash, message_ref, now).await {
+        let new_code = NewCode {
+            hash: &hash,
+            verification: &digest,
+            message_ref: status.as_ref().map(|(_, r)| r),
+        };
+        let stored = match core.store.store_code(&key, new_code, now).await {
             Ok(SendDecision::Stored { previous }) => Ok(previous),
             Ok(SendDecision::RateLimited { retry_after }) => Err(OtpError::RateLimited {
                 retry_after,
@@ -299,6 +309,7 @@ impl<S: OtpStore, M: SmsSender + VoiceCaller> SendOtp<S, M> {
         Ok(Issued {
             key,
             hash,
+            verification_id,
             status_url: status.map(|(url, _)| url),
             previous,
         })

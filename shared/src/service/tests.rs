@@ -10,14 +10,14 @@ use super::{SendOtp, Sent, VerifyOtp};
 use crate::clock::SystemClock;
 use crate::config::{FromEnv, OtpConfig};
 use crate::domain::{
-    Caller, ClientIp, CodeHash, CodeLength, CounterKind, HOUR, Limit, MessageRef, OtpCode,
-    PhoneKey, PhoneNumber,
+    Caller, ClientIp, CodeHash, CodeLength, CounterKind, HOUR, Limit, OtpCode, PhoneKey,
+    PhoneNumber, VerificationDigest,
 };
 use crate::error::OtpError;
 use crate::sms::{SmsError, SmsSender, VoiceCaller};
 use crate::store::{
-    self, Budget, BudgetStore, Counter, Failure, OtpStore, PendingCode, SendDecision, StoreError,
-    Taken, VerifyDecision,
+    self, Budget, BudgetStore, Counter, Failure, Guessed, NewCode, OtpStore, PendingCode,
+    SendDecision, StoreError, Taken, VerificationRecord, VerifyDecision,
 };
 
 /// A store that takes every unit, answers sends and guesses as told, and records calls.
@@ -62,8 +62,7 @@ impl OtpStore for FakeStore {
     async fn store_code(
         &self,
         _: &PhoneKey,
-        _: &CodeHash,
-        _: Option<&MessageRef>,
+        _: NewCode<'_>,
         _: u64,
     ) -> store::Result<SendDecision> {
         self.record("store_code");
@@ -81,9 +80,33 @@ impl OtpStore for FakeStore {
         Ok(())
     }
 
-    async fn verify(&self, _: &PhoneKey, _: &CodeHash, _: u64) -> store::Result<VerifyDecision> {
+    async fn verify(
+        &self,
+        _: &PhoneKey,
+        _: Guessed<'_>,
+        _: &CodeHash,
+        _: u64,
+    ) -> store::Result<VerifyDecision> {
         self.record("verify");
         (self.guess)()
+    }
+
+    async fn verification(
+        &self,
+        _: &PhoneKey,
+        _: &VerificationDigest,
+        _: u64,
+    ) -> store::Result<VerificationRecord> {
+        unreachable!("not asked of this fake")
+    }
+
+    async fn cancel(
+        &self,
+        _: &PhoneKey,
+        _: &VerificationDigest,
+        _: u64,
+    ) -> store::Result<VerificationRecord> {
+        unreachable!("not asked of this fake")
     }
 }
 

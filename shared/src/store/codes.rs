@@ -8,26 +8,40 @@
 //! whatever the concurrency. Guesses are counted whether or not a code is pending, so a
 //! number with a code and one without answer alike.
 //!
-//! The window counters are only reset when a send finds the window over; a new code within the
-//! window keeps them, so asking for a new code never buys more guesses. The consecutive
-//! failures survive windows and new codes; only a right code resets them.
+//! A guess by verification id counts only while its verification is the pending one, and is
+//! bound by that code's attempts and the consecutive failures; a guess by number also by the
+//! number's hourly failure budget. Wrong guesses never stop a send: each new code has its own
+//! attempts. The consecutive failures survive windows and new codes; only a right code resets
+//! them, and at their limit the number is locked, for sends and guesses alike.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use rand::RngExt;
 
 use super::dynamodb::{Conditional, DynamoDbStore, TTL, Write};
-use super::item::{Item, PendingCode, State, b, item_ttl, n};
-use super::{OtpStore, Result, SendDecision, VerifyDecision};
+use super::item::{
+    APPROVED, Item, OPEN, PendingCode, State, VerificationRecord, b, item_ttl, n, s, vid,
+};
+use super::{Guessed, NewCode, OtpStore, Result, SendDecision, VerifyDecision};
 
-/// A counted guess: the item after the count, or the seconds until a guess can count again.
-type Counted = std::result::Result<State, u64>;
-use crate::domain::{CodeHash, HOUR, MessageRef, PhoneKey};
+/// What counting a guess came to.
+enum Counted {
+    /// Counted: the item after the count.
+    Yes(Box<State>),
+    /// Not counted, a limit being reached: the seconds until a guess can count again.
+    Refused(u64),
+    /// Not counted: the verification named is not the open one.
+    NotOpen,
+}
+use crate::domain::{CodeHash, HOUR, MessageRef, PhoneKey, VerificationDigest};
 
-/// The counters of a send, set on a new item and kept on an existing one.
+/// The counters of a send, set on a new item and kept on an existing one; the verification it
+/// opens, with the one it ends kept beside it.
 const SEND_SET: &str = "code_hash = :h, code_expires_at = :exp, attempts = :zero, \
      last_sent_at = :now, #ttl = :ttl, \
      consecutive_failures = if_not_exists(consecutive_failures, :zero), \
-     consecutive_failures_reset_at = if_not_exists(consecutive_failures_reset_at, :zero)";
+     consecutive_failures_reset_at = if_not_exists(consecutive_failures_reset_at, :zero), \
+     prev_vid = if_not_exists(vid, :no_vid), prev_vid_state = if_not_exists(vid_state, :open), \
+     prev_attempts = if_not_exists(attempts, :zero), vid = :vid, vid_state = :open";
 
 /// What a new code clears: the report of the message before it.
 const DELIVERY_ATTRIBUTES: &str =
@@ -60,25 +74,33 @@ const COUNT_SET: &str = "attempts = if_not_exists(attempts, :zero) + :one, \
      sends_in_window = if_not_exists(sends_in_window, :zero), \
      consecutive_failures_reset_at = :reset_at, #ttl = :ttl";
 
-/// Guesses left on the code and in the window.
-const UNDER_GUESS_LIMITS: &str = "attempts < :max_attempts AND failures_in_window < :max_failures";
+/// Guesses left on the code and (by number) in the window.
+const UNDER_NUMBER_LIMITS: &str = "attempts < :max_attempts AND failures_in_window < :max_failures";
+/// Guesses left on the code of the open verification named.
+const UNDER_VERIFICATION_LIMITS: &str =
+    "vid = :vid AND vid_state = :open AND attempts < :max_attempts";
+
+/// The consecutive failures let a guess count: none yet, or a run under its limit.
+const STREAK_UNDER_LIMIT: &str = "(consecutive_failures = :zero OR \
+     (consecutive_failures < :max_consecutive AND consecutive_failures_reset_at > :now))";
+/// The run of consecutive failures is over (or predates the count): a guess starts a new one.
+const STREAK_OVER: &str =
+    "(attribute_not_exists(consecutive_failures) OR consecutive_failures_reset_at <= :now)";
 
 impl OtpStore for DynamoDbStore {
-    /// Stores a new code for the number unless the cooldown, the send cap, the failure
-    /// budget or a lock forbids it. One write when the number is new or inside its window; a
-    /// second only to start a new window over an old item.
+    /// Stores a new code for the number unless the cooldown, the send cap or a lock forbids
+    /// it. One write when the number is new or inside its window; a second only to start a
+    /// new window over an old item.
     async fn store_code(
         &self,
         key: &PhoneKey,
-        hash: &CodeHash,
-        message_ref: Option<&MessageRef>,
+        code: NewCode<'_>,
         now: u64,
     ) -> Result<SendDecision> {
         let l = &self.limits;
-        let mut values = self.send_values(hash, message_ref, now);
+        let mut values = self.send_values(code, now);
         values.push((":max_sends", n(l.max_sends_per_hour.bound())));
-        values.push((":max_failures", n(l.max_failures_per_hour.bound())));
-        let (set_ref, remove) = message_clauses(message_ref);
+        let (set_ref, remove) = message_clauses(code.message_ref);
         let update = format!(
             "SET {SEND_SET}{set_ref}, window_started_at = if_not_exists(window_started_at, :now), \
              failures_in_window = if_not_exists(failures_in_window, :zero) \
@@ -86,8 +108,7 @@ impl OtpStore for DynamoDbStore {
         );
         let condition = format!(
             "attribute_not_exists(pk) OR (window_started_at > :window_start \
-             AND last_sent_at <= :cooldown AND sends_in_window < :max_sends \
-             AND failures_in_window < :max_failures AND {NOT_LOCKED})"
+             AND last_sent_at <= :cooldown AND sends_in_window < :max_sends AND {NOT_LOCKED})"
         );
         let write = Write::new(&update, &condition, &[TTL], values);
         let returned = match self
@@ -105,24 +126,32 @@ impl OtpStore for DynamoDbStore {
         if window_over == Some(false) {
             return self.refused_send(key, returned, now).await;
         }
-        self.write_code_in_new_window(key, hash, message_ref, now)
-            .await
+        self.write_code_in_new_window(key, code, now).await
     }
 
     /// Checks a guess: counted first, compared only once counted, consumed only on a match.
-    /// A wrong guess is one write; a right one two.
-    async fn verify(&self, key: &PhoneKey, hash: &CodeHash, now: u64) -> Result<VerifyDecision> {
+    /// A wrong guess is one write; a right one two. A guess by id whose verification is not
+    /// the open one is refused without being counted.
+    async fn verify(
+        &self,
+        key: &PhoneKey,
+        guessed: Guessed<'_>,
+        hash: &CodeHash,
+        now: u64,
+    ) -> Result<VerifyDecision> {
         let l = &self.limits;
-        let counted = match self.count(key, now).await? {
-            Ok(state) => state,
-            Err(retry_after) => return Ok(VerifyDecision::Exhausted { retry_after }),
+        let by_number = guessed == Guessed::Number;
+        let counted = match self.count(key, guessed, now).await? {
+            Counted::Yes(state) => state,
+            Counted::Refused(retry_after) => return Ok(VerifyDecision::Exhausted { retry_after }),
+            Counted::NotOpen => return Ok(VerifyDecision::Rejected),
         };
         if counted.matches(hash, now) {
             return self.consume(key, hash, now).await;
         }
-        if counted.guesses_exhausted(l, now) {
+        if counted.guesses_exhausted(l, by_number, now) {
             Ok(VerifyDecision::Exhausted {
-                retry_after: counted.guess_retry_after(l, now),
+                retry_after: counted.guess_retry_after(l, by_number, now),
             })
         } else {
             Ok(VerifyDecision::Rejected)
@@ -147,7 +176,16 @@ impl OtpStore for DynamoDbStore {
                     (":old", b(&p.hash)),
                     (":old_exp", n(p.expires_at)),
                     (":old_attempts", n(p.attempts)),
+                    (":open", s(OPEN)),
                 ];
+                // Its verification is the open one again (a code from before ids has none).
+                let set_vid = match &p.vid {
+                    Some(digest) => {
+                        values.push((":old_vid", vid(digest)));
+                        "vid = :old_vid"
+                    }
+                    None => "vid = :open",
+                };
                 // The restored code's message takes reports again, from a clean record (any
                 // report of the withdrawn message is dropped with it).
                 let set_ref = match &p.message_ref {
@@ -158,7 +196,8 @@ impl OtpStore for DynamoDbStore {
                     None => " REMOVE message_ref, ",
                 };
                 restore = format!(
-                    "SET code_hash = :old, code_expires_at = :old_exp, \
+                    "SET code_hash = :old, code_expires_at = :old_exp, {set_vid}, \
+                     vid_state = :open, \
                      attempts = attempts + :old_attempts{set_ref}{DELIVERY_ATTRIBUTES}"
                 );
                 Write::new(&restore, "code_hash = :h", &[], values)
@@ -173,6 +212,24 @@ impl OtpStore for DynamoDbStore {
         self.update(key.as_str(), write, ReturnValue::None).await?;
         Ok(())
     }
+
+    async fn verification(
+        &self,
+        key: &PhoneKey,
+        digest: &VerificationDigest,
+        now: u64,
+    ) -> Result<VerificationRecord> {
+        self.read_verification(key, digest, now).await
+    }
+
+    async fn cancel(
+        &self,
+        key: &PhoneKey,
+        digest: &VerificationDigest,
+        now: u64,
+    ) -> Result<VerificationRecord> {
+        self.cancel_verification(key, digest, now).await
+    }
 }
 
 impl DynamoDbStore {
@@ -180,11 +237,10 @@ impl DynamoDbStore {
     async fn write_code_in_new_window(
         &self,
         key: &PhoneKey,
-        hash: &CodeHash,
-        message_ref: Option<&MessageRef>,
+        code: NewCode<'_>,
         now: u64,
     ) -> Result<SendDecision> {
-        let (set_ref, remove) = message_clauses(message_ref);
+        let (set_ref, remove) = message_clauses(code.message_ref);
         let update = format!(
             "SET {SEND_SET}{set_ref}, window_started_at = :now, sends_in_window = :one, \
              failures_in_window = :zero{remove}"
@@ -192,7 +248,7 @@ impl DynamoDbStore {
         let condition = format!(
             "window_started_at <= :window_start AND last_sent_at <= :cooldown AND {NOT_LOCKED}"
         );
-        let values = self.send_values(hash, message_ref, now);
+        let values = self.send_values(code, now);
         let write = Write::new(&update, &condition, &[TTL], values);
         match self
             .update(key.as_str(), write, ReturnValue::AllOld)
@@ -204,16 +260,14 @@ impl DynamoDbStore {
     }
 
     /// The values both send writes use.
-    fn send_values(
-        &self,
-        hash: &CodeHash,
-        message_ref: Option<&MessageRef>,
-        now: u64,
-    ) -> Vec<(&'static str, AttributeValue)> {
+    fn send_values(&self, code: NewCode<'_>, now: u64) -> Vec<(&'static str, AttributeValue)> {
         let l = &self.limits;
-        let message_ref = message_ref.map(|r| (":ref", AttributeValue::S(r.as_str().to_owned())));
+        let message_ref = code.message_ref.map(|r| (":ref", s(r.as_str())));
         let mut values = vec![
-            (":h", b(hash)),
+            (":h", b(code.hash)),
+            (":vid", vid(code.verification)),
+            (":no_vid", s("none")),
+            (":open", s(OPEN)),
             (":exp", n(now + l.code_ttl)),
             (":now", n(now)),
             (":zero", n(0)),
@@ -243,7 +297,13 @@ impl DynamoDbStore {
     /// Counts a guess on every counter while all are below their limits, and returns the
     /// item as it is after the count. `restart` starts a new run of consecutive failures
     /// over one that has run out.
-    async fn count_guess(&self, key: &PhoneKey, now: u64, restart: bool) -> Result<Conditional> {
+    async fn count_guess(
+        &self,
+        key: &PhoneKey,
+        guessed: Guessed<'_>,
+        now: u64,
+        restart: bool,
+    ) -> Result<Conditional> {
         let l = &self.limits;
         let mut values = vec![
             (":now", n(now)),
@@ -252,15 +312,28 @@ impl DynamoDbStore {
             (":reset_at", n(now + l.lockout)),
             (":ttl", n(item_ttl(l, now))),
             (":max_attempts", n(u64::from(l.max_attempts))),
-            (":max_failures", n(l.max_failures_per_hour.bound())),
         ];
+        let under = match guessed {
+            Guessed::Number => {
+                values.push((":max_failures", n(l.max_failures_per_hour.bound())));
+                UNDER_NUMBER_LIMITS
+            }
+            Guessed::Verification(digest) => {
+                values.push((":vid", vid(digest)));
+                values.push((":open", s(OPEN)));
+                UNDER_VERIFICATION_LIMITS
+            }
+        };
+        // Only a guess by number counts on a number without an item (a guess by id names an
+        // item that exists).
+        let new_item = match guessed {
+            Guessed::Number => "attribute_not_exists(pk) OR ",
+            Guessed::Verification(_) => "",
+        };
         let (update, condition) = if restart {
             (
                 format!("SET {COUNT_SET}, consecutive_failures = :one"),
-                format!(
-                    "{UNDER_GUESS_LIMITS} AND (attribute_not_exists(consecutive_failures) \
-                     OR consecutive_failures_reset_at <= :now)"
-                ),
+                format!("{under} AND {STREAK_OVER}"),
             )
         } else {
             values.push((":max_consecutive", n(u64::from(l.max_consecutive_failures))));
@@ -269,38 +342,42 @@ impl DynamoDbStore {
                     "SET {COUNT_SET}, \
                      consecutive_failures = if_not_exists(consecutive_failures, :zero) + :one"
                 ),
-                format!(
-                    "attribute_not_exists(pk) OR ({UNDER_GUESS_LIMITS} \
-                     AND (consecutive_failures = :zero OR (consecutive_failures < :max_consecutive \
-                     AND consecutive_failures_reset_at > :now)))"
-                ),
+                format!("{new_item}({under} AND {STREAK_UNDER_LIMIT})"),
             )
         };
         let write = Write::new(&update, &condition, &[TTL], values);
         self.update(key.as_str(), write, ReturnValue::AllNew).await
     }
 
-    /// Counts a guess: the item after the count, or the seconds until a guess can count
-    /// again. A count refused while the item is under every limit is tried again (at most
-    /// twice): as a restart when the run of consecutive failures has run out, as a plain
-    /// count when a concurrent guess changed the item first.
-    async fn count(&self, key: &PhoneKey, now: u64) -> Result<Counted> {
+    /// Counts a guess: the item after the count, or why it was not counted. A count refused
+    /// while the item is under every limit is tried again (at most twice): as a restart when
+    /// the run of consecutive failures has run out, as a plain count when a concurrent guess
+    /// changed the item first.
+    async fn count(&self, key: &PhoneKey, guessed: Guessed<'_>, now: u64) -> Result<Counted> {
         let l = &self.limits;
+        let by_number = guessed == Guessed::Number;
         let mut restart = false;
         let mut state = State::default();
         for _ in 0..3 {
-            match self.count_guess(key, now, restart).await? {
-                Conditional::Applied(item) => return Ok(Ok(State::from_item(&item))),
+            match self.count_guess(key, guessed, now, restart).await? {
+                Conditional::Applied(item) => {
+                    return Ok(Counted::Yes(Box::new(State::from_item(&item))));
+                }
                 Conditional::Refused(returned) => state = self.read(key, returned).await?,
             }
-            if !state.guesses_left(l) || state.locked(l, now) {
+            if let Guessed::Verification(digest) = guessed
+                && !state.is_open(digest)
+            {
+                return Ok(Counted::NotOpen);
+            }
+            if !state.guesses_left(l, by_number) || state.locked(l, now) {
                 break;
             }
             // Under the limits: the item changed since (or the run had run out). Count
             // again, as the item now asks.
             restart = state.streak_stale(now);
         }
-        Ok(Err(state.guess_retry_after(l, now)))
+        Ok(Counted::Refused(state.guess_retry_after(l, by_number, now)))
     }
 
     /// Uses up the code a counted guess matched, unless a concurrent guess did first. The
@@ -314,7 +391,7 @@ impl DynamoDbStore {
         let write = Write::new(
             "REMOVE code_hash, code_expires_at \
              SET consecutive_failures = :zero, failures_in_window = failures_in_window - :one, \
-             attempts = attempts - :one, consumed_by = :token",
+             attempts = attempts - :one, consumed_by = :token, vid_state = :approved",
             "code_hash = :h AND code_expires_at > :now AND failures_in_window >= :one \
              AND attempts >= :one",
             &[],
@@ -324,6 +401,7 @@ impl DynamoDbStore {
                 (":zero", n(0)),
                 (":one", n(1)),
                 (":token", AttributeValue::S(token.clone())),
+                (":approved", s(APPROVED)),
             ],
         );
         Ok(

@@ -20,6 +20,11 @@
 //! | `delivery_error`                | N    | Plivo's error code with a failed or undelivered status |
 //! | `delivery_sequence`             | N    | the report's sequence number: an older report never overwrites a newer one |
 //! | `delivery_updated_at`           | N    | epoch seconds of that report's arrival |
+//! | `vid`                           | B    | keyed digest (128 bits) of the pending code's verification id |
+//! | `vid_state`                     | S    | `open`, or how that verification ended: `approved`, `canceled` |
+//! | `prev_vid`                      | B    | the digest of the verification before it (S `none` when there was none) |
+//! | `prev_vid_state`                | S    | its state when the current code replaced it |
+//! | `prev_attempts`                 | N    | the guesses counted on its code by then |
 //!
 //! A new code clears the message and delivery attributes; a withdrawn one puts back the
 //! reference of the code it restores.
@@ -40,7 +45,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{CodeHash, HOUR, Limits};
+use crate::domain::{CodeHash, HOUR, Limits, VerificationDigest, VerificationStatus};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -51,10 +56,39 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 /// The per-number window, in seconds.
 const WINDOW: u64 = HOUR;
 
+/// The states of `vid_state`.
+pub(super) const OPEN: &str = "open";
+pub(super) const APPROVED: &str = "approved";
+pub(super) const CANCELED: &str = "canceled";
+
 /// When DynamoDB may delete a phone item written at `now`: after everything it counts (the
-/// window, the code, the run of consecutive failures) has run out.
+/// window, the code, the run of consecutive failures) has run out, and its verifications'
+/// states are no longer asked for.
 pub(super) fn item_ttl(limits: &Limits, now: u64) -> u64 {
-    now + WINDOW.max(limits.code_ttl).max(limits.lockout)
+    now + WINDOW
+        .max(limits.code_ttl)
+        .max(limits.lockout)
+        .max(limits.verification_retention)
+}
+
+/// How a verification stands, as the store can tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerificationRecord {
+    pub status: VerificationStatus,
+    /// Guesses that will still be compared (0 unless pending).
+    pub attempts_left: u64,
+    /// When its code expires, while pending.
+    pub expires_at: Option<u64>,
+}
+
+impl VerificationRecord {
+    fn ended(status: VerificationStatus) -> Self {
+        Self {
+            status,
+            attempts_left: 0,
+            expires_at: None,
+        }
+    }
 }
 
 /// A code that was pending when a new one replaced it, kept so a failed send can put it back.
@@ -64,6 +98,8 @@ pub struct PendingCode {
     pub(super) expires_at: u64,
     pub(super) attempts: u64,
     pub(super) message_ref: Option<String>,
+    /// Its verification's digest (none for a code stored before ids).
+    pub(super) vid: Option<VerificationDigest>,
 }
 
 /// The numbers the store keeps for a phone number, as read back from an item.
@@ -83,6 +119,21 @@ pub(super) struct State {
     pub(super) consumed_by: Option<String>,
     /// The reference of the pending code's message, when receipts are on.
     pub(super) message_ref: Option<String>,
+    pub(super) vid: Option<VerificationDigest>,
+    pub(super) vid_state: Option<String>,
+    pub(super) prev_vid: Option<VerificationDigest>,
+    pub(super) prev_vid_state: Option<String>,
+    pub(super) prev_attempts: u64,
+}
+
+fn digest(item: &Item, name: &str) -> Option<VerificationDigest> {
+    item.get(name)
+        .and_then(|v| v.as_b().ok())
+        .and_then(|b| VerificationDigest::from_bytes(b.as_ref()))
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 
 fn number(item: &Item, name: &str) -> Option<u64> {
@@ -107,8 +158,13 @@ impl State {
             failures_in_window: n("failures_in_window"),
             consecutive_failures: number(item, "consecutive_failures"),
             consecutive_failures_reset_at: n("consecutive_failures_reset_at"),
-            consumed_by: item.get("consumed_by").and_then(|v| v.as_s().ok()).cloned(),
-            message_ref: item.get("message_ref").and_then(|v| v.as_s().ok()).cloned(),
+            consumed_by: text(item, "consumed_by"),
+            message_ref: text(item, "message_ref"),
+            vid: digest(item, "vid"),
+            vid_state: text(item, "vid_state"),
+            prev_vid: digest(item, "prev_vid"),
+            prev_vid_state: text(item, "prev_vid_state"),
+            prev_attempts: n("prev_attempts"),
         }
     }
 
@@ -116,10 +172,10 @@ impl State {
         self.window_started_at + WINDOW > now
     }
 
+    /// The number's hourly send cap is reached. (Wrong guesses never stop a send: the code
+    /// a send stores has its own attempts, whatever strangers guessed before it.)
     pub(super) fn budget_spent(&self, limits: &Limits, now: u64) -> bool {
-        self.window_open(now)
-            && (self.sends_in_window >= limits.max_sends_per_hour.bound()
-                || self.failures_in_window >= limits.max_failures_per_hour.bound())
+        self.window_open(now) && self.sends_in_window >= limits.max_sends_per_hour.bound()
     }
 
     /// Consecutive failures that still count at `now`.
@@ -158,12 +214,12 @@ impl State {
     /// Seconds until a guess can count again, for a verify refused or exhausted: from the
     /// counts and the lock only (upper bounds), never from when a code was sent, so the value
     /// is the same for a number with a pending code and one without.
-    pub(super) fn guess_retry_after(&self, limits: &Limits, now: u64) -> u64 {
+    pub(super) fn guess_retry_after(&self, limits: &Limits, by_number: bool, now: u64) -> u64 {
         let mut wait = 0;
         if self.attempts >= u64::from(limits.max_attempts) {
             wait = limits.resend_cooldown;
         }
-        if self.failures_in_window >= limits.max_failures_per_hour.bound() {
+        if by_number && self.failures_in_window >= limits.max_failures_per_hour.bound() {
             wait = wait.max(WINDOW);
         }
         if self.locked(limits, now) {
@@ -172,15 +228,55 @@ impl State {
         wait.max(1)
     }
 
-    /// The per-code and per-window guess limits, as they stand.
-    pub(super) fn guesses_left(&self, limits: &Limits) -> bool {
+    /// The per-code guess limit, and for a guess by number (no verification id) the
+    /// number's hourly failure budget, as they stand.
+    pub(super) fn guesses_left(&self, limits: &Limits, by_number: bool) -> bool {
         self.attempts < u64::from(limits.max_attempts)
-            && self.failures_in_window < limits.max_failures_per_hour.bound()
+            && !(by_number && self.failures_in_window >= limits.max_failures_per_hour.bound())
     }
 
     /// After this guess was counted, no further guess will be.
-    pub(super) fn guesses_exhausted(&self, limits: &Limits, now: u64) -> bool {
-        !self.guesses_left(limits) || self.locked(limits, now)
+    pub(super) fn guesses_exhausted(&self, limits: &Limits, by_number: bool, now: u64) -> bool {
+        !self.guesses_left(limits, by_number) || self.locked(limits, now)
+    }
+
+    /// Whether `digest` names the verification of the pending code, still open.
+    pub(super) fn is_open(&self, digest: &VerificationDigest) -> bool {
+        self.vid.as_ref() == Some(digest) && self.vid_state.as_deref() == Some(OPEN)
+    }
+
+    /// How the verification `digest` names stands at `now`. One the item no longer holds (a
+    /// newer code replaced the one after it, or the item is gone) has expired.
+    pub(super) fn verification(
+        &self,
+        digest: &VerificationDigest,
+        limits: &Limits,
+        now: u64,
+    ) -> VerificationRecord {
+        let max_attempts = u64::from(limits.max_attempts);
+        let ended = |state: Option<&str>, attempts: u64| match state {
+            Some(APPROVED) => VerificationStatus::Approved,
+            Some(CANCELED) => VerificationStatus::Canceled,
+            _ if attempts >= max_attempts => VerificationStatus::MaxAttemptsReached,
+            _ => VerificationStatus::Expired,
+        };
+        if self.prev_vid.as_ref() == Some(digest) {
+            let status = ended(self.prev_vid_state.as_deref(), self.prev_attempts);
+            return VerificationRecord::ended(status);
+        }
+        if self.vid.as_ref() != Some(digest) {
+            return VerificationRecord::ended(VerificationStatus::Expired);
+        }
+        if !self.is_open(digest) || self.attempts >= max_attempts || !self.has_live_code(now) {
+            return VerificationRecord::ended(ended(self.vid_state.as_deref(), self.attempts));
+        }
+        let consecutive_left =
+            u64::from(limits.max_consecutive_failures).saturating_sub(self.streak(now));
+        VerificationRecord {
+            status: VerificationStatus::Pending,
+            attempts_left: (max_attempts - self.attempts).min(consecutive_left),
+            expires_at: Some(self.code_expires_at),
+        }
     }
 
     pub(super) fn has_live_code(&self, now: u64) -> bool {
@@ -202,6 +298,7 @@ impl State {
             expires_at: self.code_expires_at,
             attempts: self.attempts,
             message_ref: self.message_ref.clone(),
+            vid: self.vid.clone(),
         })
     }
 }
@@ -212,6 +309,14 @@ pub(super) fn n(value: u64) -> AttributeValue {
 
 pub(super) fn b(hash: &CodeHash) -> AttributeValue {
     AttributeValue::B(Blob::new(hash.as_bytes()))
+}
+
+pub(super) fn vid(digest: &VerificationDigest) -> AttributeValue {
+    AttributeValue::B(Blob::new(digest.as_bytes()))
+}
+
+pub(super) fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
 }
 
 #[cfg(test)]
@@ -228,6 +333,7 @@ mod tests {
             max_failures_per_hour: Limit::AtMost(10),
             max_consecutive_failures: 100,
             lockout: 86_400,
+            verification_retention: 86_400,
         }
     }
 
@@ -263,19 +369,20 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_runs_to_the_end_of_the_window_when_its_budget_is_spent() {
+    fn retry_after_runs_to_the_end_of_the_window_when_its_send_cap_is_reached() {
         let s = State::from_item(&item(&[
             ("last_sent_at", 1000),
             ("window_started_at", 900),
             ("sends_in_window", 5),
         ]));
         assert_eq!(s.retry_after(&limits(), 1010), 900 + 3600 - 1010);
+        // Wrong guesses never hold a send back: only the cooldown does.
         let s = State::from_item(&item(&[
             ("last_sent_at", 1000),
             ("window_started_at", 900),
             ("failures_in_window", 10),
         ]));
-        assert_eq!(s.retry_after(&limits(), 1010), 900 + 3600 - 1010);
+        assert_eq!(s.retry_after(&limits(), 1010), 20);
     }
 
     #[test]
@@ -305,16 +412,21 @@ mod tests {
         let spent = |pairs: &[(&str, u64)]| State::from_item(&item(pairs));
         for sent in [0, 990] {
             let attempts = spent(&[("attempts", 5), ("last_sent_at", sent)]);
-            assert_eq!(attempts.guess_retry_after(&l, 1000), 30);
+            assert_eq!(attempts.guess_retry_after(&l, true, 1000), 30);
+            assert_eq!(attempts.guess_retry_after(&l, false, 1000), 30);
             let failures = spent(&[("failures_in_window", 10), ("window_started_at", sent)]);
-            assert_eq!(failures.guess_retry_after(&l, 1000), 3600);
+            assert_eq!(failures.guess_retry_after(&l, true, 1000), 3600);
+            // The hourly failure budget binds guesses by number only.
+            assert_eq!(failures.guess_retry_after(&l, false, 1000), 1);
+            assert!(failures.guesses_left(&l, false));
+            assert!(!failures.guesses_left(&l, true));
         }
         let locked = spent(&[
             ("consecutive_failures", 100),
             ("consecutive_failures_reset_at", 90_000),
         ]);
-        assert_eq!(locked.guess_retry_after(&l, 1000), 89_000);
-        assert_eq!(State::default().guess_retry_after(&l, 1000), 1);
+        assert_eq!(locked.guess_retry_after(&l, false, 1000), 89_000);
+        assert_eq!(State::default().guess_retry_after(&l, true, 1000), 1);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod counters;
 mod dynamodb;
 mod item;
 mod receipts;
+mod verifications;
 
 use std::future::Future;
 
@@ -19,10 +20,10 @@ use client::dynamodb_client;
 pub use client::dynamodb_timeouts;
 pub use counters::{Budget, Counter};
 pub use dynamodb::DynamoDbStore;
-pub use item::{PendingCode, TTL_ATTRIBUTE};
+pub use item::{PendingCode, TTL_ATTRIBUTE, VerificationRecord};
 pub use receipts::RECEIPT_ATTRIBUTES;
 
-use crate::domain::{CodeHash, MessageRef, PhoneKey, Receipt};
+use crate::domain::{CodeHash, MessageRef, PhoneKey, Receipt, VerificationDigest};
 
 /// A store request that did not complete: what kind of failure, and the SDK's error, with
 /// its detail, as the source.
@@ -70,6 +71,25 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The outcome of a store request.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A code to store: its hash, its verification's digest, and with receipts on the reference
+/// its message's delivery reports name.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCode<'a> {
+    pub hash: &'a CodeHash,
+    pub verification: &'a VerificationDigest,
+    pub message_ref: Option<&'a MessageRef>,
+}
+
+/// What a guess names: the number's pending code, or one verification's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guessed<'a> {
+    /// Whichever code is pending for the number. Its guesses also count against the number's
+    /// hourly failure budget.
+    Number,
+    /// The code of this verification only, while it is the pending one and open.
+    Verification(&'a VerificationDigest),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendDecision {
     /// The new code is stored and replaces `previous`, the code still valid before it.
@@ -106,15 +126,13 @@ pub type Taken = std::result::Result<Counter, u64>;
 /// What the use cases need of storage: the budgets, and the codes of each number. Every
 /// method is safe under concurrency: the rules it enforces hold whatever runs beside it.
 pub trait OtpStore: BudgetStore {
-    /// Stores a new code for the number unless its cooldown, send cap, failure budget or lock
-    /// forbids it.
-    /// With `message_ref`, the code's delivery reports are linked to it (see
-    /// [`ReceiptStore`]).
+    /// Stores a new code for the number, as a new verification ending the one before it,
+    /// unless its cooldown, send cap or lock forbids it. With a message reference, the code's
+    /// delivery reports are linked to it (see [`ReceiptStore`]).
     fn store_code(
         &self,
         key: &PhoneKey,
-        hash: &CodeHash,
-        message_ref: Option<&MessageRef>,
+        code: NewCode<'_>,
         now: u64,
     ) -> impl Future<Output = Result<SendDecision>> + Send;
 
@@ -128,13 +146,31 @@ pub trait OtpStore: BudgetStore {
         now: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Counts a guess, then accepts it if it is the live code, once.
+    /// Counts a guess, then accepts it if it is the live code of what it names, once.
     fn verify(
         &self,
         key: &PhoneKey,
+        guessed: Guessed<'_>,
         guess: &CodeHash,
         now: u64,
     ) -> impl Future<Output = Result<VerifyDecision>> + Send;
+
+    /// How the verification `digest` names stands (one strongly consistent read).
+    fn verification(
+        &self,
+        key: &PhoneKey,
+        digest: &VerificationDigest,
+        now: u64,
+    ) -> impl Future<Output = Result<VerificationRecord>> + Send;
+
+    /// Ends the verification `digest` names if it is pending: its code never verifies
+    /// afterwards. How it stands afterwards; one that was not pending is left as it was.
+    fn cancel(
+        &self,
+        key: &PhoneKey,
+        digest: &VerificationDigest,
+        now: u64,
+    ) -> impl Future<Output = Result<VerificationRecord>> + Send;
 }
 
 /// What the status callback needs of storage.

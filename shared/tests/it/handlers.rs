@@ -537,3 +537,82 @@ async fn verify_reads_codes_of_the_configured_length() {
     let response = verify_otp(&verifier, event_with_body("verify-otp.json", right)).await;
     assert_eq!(response.status(), 200);
 }
+
+/// A sample event with the sample id replaced by `id` (in its path, route parameters and
+/// body).
+fn event_for_id(name: &str, id: &str) -> Request {
+    let text = event_text(name).replace("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", id);
+    request::from_str(&text).unwrap()
+}
+
+/// The id a send answers reads, verifies and cancels its verification over HTTP, in the
+/// documented shapes; the sample events with an id never issued answer 404 and 401.
+#[tokio::test]
+async fn a_verification_is_read_verified_and_cancelled_by_the_id_the_send_answered() {
+    let stack = Stack::new("").await;
+    let verifier = stack.verifier();
+    let sent = send_otp(&stack.sender(), event("send-otp.json")).await;
+    let id = json(&sent)["verificationId"].as_str().unwrap().to_owned();
+    let code = stack.plivo.last_code().await;
+    let status = verify_otp(&verifier, event_for_id("verification-status.json", &id)).await;
+    assert_eq!(status.status(), 200);
+    assert_eq!(
+        json(&status),
+        serde_json::json!({
+            "verificationId": id,
+            "status": "pending",
+            "channel": "sms",
+            "attemptsLeft": 5,
+            "expiresIn": 300,
+            "to": "+1415*****71",
+        })
+    );
+    let mut by_id = event_for_id("verify-otp-by-id.json", &id);
+    *by_id.body_mut() = Body::Text(format!(r#"{{"verificationId":"{id}","otp":"{code}"}}"#));
+    let verified = verify_otp(&verifier, by_id).await;
+    assert_eq!(verified.status(), 200);
+    assert_eq!(json(&verified)["success"], true);
+    let cancelled = verify_otp(&verifier, event_for_id("verification-cancel.json", &id)).await;
+    assert_eq!(cancelled.status(), 200);
+    let body = json(&cancelled);
+    assert_eq!(
+        (&body["status"], &body["attemptsLeft"]),
+        (&"approved".into(), &0.into())
+    );
+    assert!(body.get("expiresIn").is_none(), "{body}");
+
+    // A second send; cancelled, its code no longer verifies.
+    stack.clock.advance(30);
+    let sent = send_otp(&stack.sender(), event("send-otp.json")).await;
+    let id = json(&sent)["verificationId"].as_str().unwrap().to_owned();
+    let cancelled = verify_otp(&verifier, event_for_id("verification-cancel.json", &id)).await;
+    assert_eq!(json(&cancelled)["status"], "canceled");
+    let code = stack.plivo.last_code().await;
+    let r = verify_otp(&verifier, event_with_otp("verify-otp.json", &code)).await;
+    assert_error(&r, 401, "invalid_otp");
+
+    for name in ["verification-status.json", "verification-cancel.json"] {
+        assert_error(&verify_otp(&verifier, event(name)).await, 404, "not_found");
+    }
+    assert_error(
+        &verify_otp(&verifier, event("verify-otp-by-id.json")).await,
+        401,
+        "invalid_otp",
+    );
+    let malformed = event_for_id("verification-status.json", "not-an-id");
+    assert_error(
+        &verify_otp(&verifier, malformed).await,
+        400,
+        "invalid_request",
+    );
+    let mut bad_body = event("verify-otp-by-id.json");
+    *bad_body.body_mut() = Body::Text(r#"{"verificationId":"short","otp":"123456"}"#.into());
+    let r = verify_otp(&verifier, bad_body).await;
+    assert_error(&r, 400, "invalid_request");
+    assert!(
+        json(&r)["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("verificationId must be")
+    );
+}

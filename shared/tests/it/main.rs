@@ -12,4 +12,5 @@ mod plivo;
 mod receipts;
 mod security;
 mod tokens;
+mod verifications;
 mod voice;

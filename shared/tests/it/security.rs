@@ -10,6 +10,7 @@ use otp_devtools::dynamodb_proxy::Behaviour;
 use otp_shared::config::{FromEnv, OtpConfig, PlivoConfig};
 use otp_shared::domain::PhoneNumber;
 use otp_shared::error::OtpError;
+use otp_shared::service::Subject;
 use otp_shared::sms::{PlivoSmsSender, SmsError, SmsSender};
 use rand::RngExt;
 use wiremock::matchers::method;
@@ -86,9 +87,19 @@ async fn a_burst_of_guesses_compares_at_most_max_attempts_with_the_code() {
 
 /// Finding 2: failures reset every hour, so an attacker who spends each hour's budget could
 /// guess forever. At 100 consecutive failures the number locks: sends and verifies get 429
-/// until the lock expires, a day after the last failure by default.
+/// until the lock expires, a day after the last failure by default. Guesses by number and by
+/// verification id count alike.
 #[tokio::test]
 async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
+    consecutive_failures_lock(false).await;
+}
+
+#[tokio::test]
+async fn consecutive_failures_by_verification_id_lock_the_number_too() {
+    consecutive_failures_lock(true).await;
+}
+
+async fn consecutive_failures_lock(by_id: bool) {
     let stack = Stack::new("OTP_MAX_CONSECUTIVE_FAILURES=100").await;
     let number = us(0);
     // Patient instances: an SDK retry after a timeout on a busy machine could count a guess
@@ -97,11 +108,16 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
     let verifier = stack.patient_verifier();
     let mut counted = 0;
     let mut last_code = String::new();
+    let mut last_id;
     'hours: for hour in 0..12 {
-        // Each hour: codes until the hour's failure budget is spent, wrong guesses on each.
+        // Each hour: codes until the send cap (or, by number, the failure budget) stops them,
+        // wrong guesses on each until refused.
         loop {
             match sender.send(&number, &ANYONE).await {
-                Ok(_) => last_code = stack.plivo.last_code().await,
+                Ok(sent) => {
+                    last_code = stack.plivo.last_code().await;
+                    last_id = Some(sent.verification_id);
+                }
                 Err(OtpError::RateLimited { retry_after, .. }) if retry_after > 3600 => {
                     assert!(counted <= 100, "{counted} failures before the lock");
                     break 'hours;
@@ -109,16 +125,32 @@ async fn consecutive_failures_lock_the_number_across_hours_and_resends() {
                 Err(OtpError::RateLimited { .. }) => break,
                 other => panic!("hour {hour}: unexpected {other:?}"),
             }
+            let guess = |otp: String| {
+                let subject = match (by_id, &last_id) {
+                    (true, Some(id)) => Subject::Verification {
+                        id: id.clone(),
+                        phone: None,
+                    },
+                    _ => Subject::Number(number.clone()),
+                };
+                let verifier = &verifier;
+                async move { verifier.verify_by(&subject, &code(&otp), &ANYONE).await }
+            };
+            let mut on_this_code = 0;
             loop {
-                match verifier.guess(&number, &wrong(&last_code)).await {
-                    Err(OtpError::InvalidOtp) => counted += 1,
+                match guess(wrong(&last_code)).await {
+                    Err(OtpError::InvalidOtp) => on_this_code += 1,
+                    // Refused at once: the hour's failure budget (by number) was spent.
+                    Err(OtpError::TooManyAttempts { .. }) if on_this_code == 0 => break,
+                    // The guess that spent the code's last attempt.
                     Err(OtpError::TooManyAttempts { .. }) => {
-                        counted += 1;
+                        on_this_code += 1;
                         break;
                     }
                     other => panic!("unexpected {other:?}"),
                 }
             }
+            counted += on_this_code;
             stack.clock.advance(30);
         }
         stack.clock.advance(3600);

@@ -412,14 +412,28 @@ fn a_pem_key_works_and_bad_token_settings_fail_init_naming_the_variable() {
 /// token, with the one 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_right_codes_earn_exactly_one_token() {
+    concurrent_right_codes_earn_one_token(false).await;
+}
+
+/// The same, by verification id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_right_codes_by_id_earn_exactly_one_token() {
+    concurrent_right_codes_earn_one_token(true).await;
+}
+
+async fn concurrent_right_codes_earn_one_token(by_id: bool) {
     let (private, _) = rsa_key(KeySize::Rsa2048);
     let stack = Stack::new(&token_settings(&private)).await;
-    let code = stack.send(&phone("+14155552671"), &ANYONE).await;
+    let (code, id) = stack.send_for_id(&phone("+14155552671"), &ANYONE).await;
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (verifier, barrier) = (stack.verifier(), barrier.clone());
-        let body = json!({"phoneNumber": "+14155552671", "otp": code});
+        let body = if by_id {
+            json!({"verificationId": id.as_string(), "otp": code})
+        } else {
+            json!({"phoneNumber": "+14155552671", "otp": code})
+        };
         tasks.push(tokio::spawn(async move {
             let request = event_with_body("verify-otp.json", body);
             barrier.wait().await;

@@ -11,10 +11,12 @@ use otp_devtools::dynamodb_proxy::{Behaviour, DynamoDbProxy};
 use otp_devtools::request_counter::RequestCounter;
 use otp_shared::clock::Clock;
 use otp_shared::config::{CallbackConfig, FromEnv, OtpConfig, PlivoConfig, TokenConfig};
-use otp_shared::domain::{Caller, ClientIp, CodeLength, Messages, OtpCode, PhoneNumber};
+use otp_shared::domain::{
+    Caller, ClientIp, CodeLength, Messages, OtpCode, PhoneNumber, VerificationId,
+};
 use otp_shared::error::OtpError;
 use otp_shared::metrics::Metrics;
-use otp_shared::service::{Callbacks, SendOtp, VerifyOtp};
+use otp_shared::service::{Callbacks, SendOtp, Subject, VerifyOtp};
 use otp_shared::sms::{PlivoSmsSender, RetryPolicy};
 use otp_shared::store::DynamoDbStore;
 use otp_shared::token::TokenIssuer;
@@ -68,6 +70,18 @@ impl Guess for Verifier {
     async fn guess(&self, number: &PhoneNumber, otp: &str) -> Result<(), OtpError> {
         self.verify(number, &code(otp), &ANYONE).await
     }
+}
+
+/// A guess that names its verification, from [`ANYONE`].
+pub async fn guess_id(verifier: &Verifier, id: &VerificationId, otp: &str) -> Result<(), OtpError> {
+    let subject = Subject::Verification {
+        id: id.clone(),
+        phone: None,
+    };
+    verifier
+        .verify_by(&subject, &code(otp), &ANYONE)
+        .await
+        .map(drop)
 }
 
 /// What the HTTP layer answers `err` with: the status and the body.
@@ -643,8 +657,18 @@ impl Stack {
 
     /// Sends a code to `number` from a new instance, and returns it as the SMS carried it.
     pub async fn send(&self, number: &PhoneNumber, caller: &Caller) -> String {
-        self.sender().send(number, caller).await.unwrap();
-        self.plivo.last_code().await
+        self.send_for_id(number, caller).await.0
+    }
+
+    /// Sends a code to `number` from a new instance: the code as the SMS carried it, and the
+    /// verification's id.
+    pub async fn send_for_id(
+        &self,
+        number: &PhoneNumber,
+        caller: &Caller,
+    ) -> (String, VerificationId) {
+        let sent = self.sender().send(number, caller).await.unwrap();
+        (self.plivo.last_code().await, sent.verification_id)
     }
 
     /// Verifies `code` for `number` with a new instance.
