@@ -260,12 +260,13 @@ impl State {
             _ if attempts >= max_attempts => VerificationStatus::MaxAttemptsReached,
             _ => VerificationStatus::Expired,
         };
-        if self.prev_vid.as_ref() == Some(digest) {
-            let status = ended(self.prev_vid_state.as_deref(), self.prev_attempts);
-            return VerificationRecord::ended(status);
-        }
         if self.vid.as_ref() != Some(digest) {
-            return VerificationRecord::ended(VerificationStatus::Expired);
+            let status = if self.prev_vid.as_ref() == Some(digest) {
+                ended(self.prev_vid_state.as_deref(), self.prev_attempts)
+            } else {
+                VerificationStatus::Expired
+            };
+            return VerificationRecord::ended(status);
         }
         if !self.is_open(digest) || self.attempts >= max_attempts || !self.has_live_code(now) {
             return VerificationRecord::ended(ended(self.vid_state.as_deref(), self.attempts));

@@ -401,3 +401,29 @@ async fn concurrent_wrong_guesses_by_id_are_compared_at_most_max_attempts_times(
         "{compared_per_trial:?}"
     );
 }
+
+/// A resend whose SMS fails puts the previous code back, and with it its verification: the
+/// first id still verifies, with the attempts it had left.
+#[tokio::test]
+async fn a_failed_resend_gives_the_previous_verification_back() {
+    let plivo = Plivo::accepting_once().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(plivo_error(500, "simulated failure"))
+        .with_priority(2)
+        .mount(&plivo.server)
+        .await;
+    let stack = Stack::with_plivo(plivo, "").await;
+    let number = us(15);
+    let (first, id) = stack.send_for_id(&number, &ANYONE).await;
+    let verifier = stack.verifier();
+    let _ = guess_id(&verifier, &id, &wrong(&first)).await;
+    stack.clock.advance(30);
+    let r = stack.sender().send(&number, &ANYONE).await;
+    assert!(matches!(r, Err(OtpError::SmsFailed(_))), "{r:?}");
+    let status = verifier.status(&id).await.unwrap();
+    assert_eq!(
+        (status.status, status.attempts_left),
+        (VerificationStatus::Pending, 4)
+    );
+    guess_id(&verifier, &id, &first).await.unwrap();
+}
