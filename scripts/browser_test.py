@@ -1,5 +1,6 @@
 """The demo page (examples/web) in headless Chromium, as a person uses it: type a number,
-send, read the code from the Plivo sandbox, type it, verify; then the page must show the
+send, read the code from the Plivo sandbox, type a wrong one (the page shows the attempts
+left), then the right one, verified by the verification's id; then the page must show the
 verified number and a token PyJWT accepts. The page is on another origin than the API, so
 the API's CORS rules (template.yaml's, applied by the local stack) are in play. Saves a
 screenshot.
@@ -50,11 +51,14 @@ try:
     assert otp.get_attribute("autocomplete") == "one-time-code"
     assert otp.get_attribute("inputmode") == "numeric"
 
-    # A wrong code first: the page says so, and the right one still works afterwards.
+    # A wrong code first: the page says so, with the attempts the verification has left (read
+    # by its id), and the right one still works afterwards.
     code = code_sent_to(NUMBER)
     otp.send_keys("000000" if code != "000000" else "000001")
     driver.find_element(By.ID, "verify").click()
     wait.until(shown.text_to_be_present_in_element((By.ID, "message"), "wrong"))
+    message = driver.find_element(By.ID, "message").text
+    assert "4 attempts left" in message, message
     otp.clear()
     otp.send_keys(code)
     driver.find_element(By.ID, "verify").click()

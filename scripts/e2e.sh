@@ -72,6 +72,9 @@ check "verify-otp-missing-otp.json" 400 "$(invoke verify-otp verify-otp-missing-
 check "send-otp-iam.json (backend mode, another number)" 200 "$(invoke send-otp send-otp-iam.json)"
 check "send-otp-client-ip-unauthenticated.json" 400 "$(invoke send-otp send-otp-client-ip-unauthenticated.json)"
 check "jwks.json (GET the token keys)" 200 "$(invoke verify-otp jwks.json)"
+check "verify-otp-by-id.json (an id never issued)" 401 "$(invoke verify-otp verify-otp-by-id.json)"
+check "verification-status.json (an id never issued)" 404 "$(invoke verify-otp verification-status.json)"
+check "verification-cancel.json (an id never issued)" 404 "$(invoke verify-otp verification-cancel.json)"
 check "plivo-status-callback-forged.json (signature kept, body changed)" 403 "$(invoke plivo-callback plivo-status-callback-forged.json)"
 check "send-otp-locale.json (pt-BR, another number)" 200 "$(invoke send-otp send-otp-locale.json)"
 check "send-otp-bad-locale.json" 400 "$(invoke send-otp send-otp-bad-locale.json)"
@@ -93,6 +96,18 @@ check "verify the same code again" 401 "$(verify "$code")"
 check "GET instead of POST (no such route)" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$url/auth/send-otp")"
 check "send to another number" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/send-otp" \
   -H 'content-type: application/json' -d '{"phoneNumber":"+447911123456"}')"
+
+echo "== a verification by its id over HTTP"
+field() { python3 -c "import json, sys; print(json.load(sys.stdin).get('$1', ''))"; }
+vid=$(curl -s -X POST "$url/auth/send-otp" -H 'content-type: application/json' \
+  -d '{"phoneNumber":"+14155550188"}' | field verificationId)
+check "the send names its verification (36 characters)" 36 "${#vid}"
+check "its status" "pending 5" "$(curl -s "$url/auth/verifications/$vid" | python3 -c 'import json, sys; v = json.load(sys.stdin); print(v["status"], v["attemptsLeft"])')"
+check "cancel it" canceled "$(curl -s -X POST "$url/auth/verifications/$vid/cancel" | field status)"
+vcode=$(messages | python3 -c 'import json, re, sys; m = [m for m in json.load(sys.stdin) if m["dst"] == "+14155550188"]; print(re.search(r"\d{6}", m[-1]["text"]).group())')
+check "its code no longer verifies" 401 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/verify-otp" \
+  -H 'content-type: application/json' -d "{\"verificationId\":\"$vid\",\"otp\":\"$vcode\"}")"
+check "the status of an id never issued" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$url/auth/verifications/$(printf 'A%.0s' $(seq 36))")"
 
 echo "== delivery reports: the sandbox posts each message's statuses, signed, to the API"
 # The first report waits for cargo lambda watch to build plivo-callback.

@@ -1,11 +1,13 @@
-// The passwordless flow against otp-lambda's public API: send a code, verify it (filled in by
-// the browser from the SMS where WebOTP is available), show the token's claims. The API is
+// The passwordless flow against otp-lambda's public API: send a code, verify it by the
+// verification's id (filled in by the browser from the SMS where WebOTP is available), show
+// the attempts left after a wrong code and the token's claims. The API is
 // the one `?api=` names, or `window.OTP_API` (config.js), or this page's origin.
 "use strict";
 
 const api = new URLSearchParams(location.search).get("api") || window.OTP_API || location.origin;
 const $ = (id) => document.getElementById(id);
 let number = "";
+let verificationId = "";
 let countdown = null;
 let webOtp = null;
 
@@ -14,14 +16,24 @@ function say(text, kind = "") {
   $("message").className = kind;
 }
 
-async function post(path, body) {
-  const response = await fetch(api + path, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
+async function call(path, init) {
+  const response = await fetch(api + path, init);
   const json = await response.json().catch(() => ({}));
   return { status: response.status, retryAfter: Number(response.headers.get("retry-after")), json };
+}
+
+const post = (path, body) =>
+  call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+/// After a wrong code: how many guesses the verification has left, from its status.
+async function wrongCode() {
+  const result = await call(`/auth/verifications/${encodeURIComponent(verificationId)}`, { method: "GET" });
+  const left = result.json.attemptsLeft;
+  if (result.status === 200 && result.json.status === "pending" && left > 0) {
+    const attempts = left === 1 ? "1 attempt" : `${left} attempts`;
+    return say(`That code is wrong: ${attempts} left. Check the SMS.`, "error");
+  }
+  return say("That code is wrong or has expired. Send a new code.", "error");
 }
 
 /// Disables `button` for `seconds`, counting down on its label.
@@ -93,6 +105,7 @@ async function send(button) {
     const result = await post("/auth/send-otp", { phoneNumber: number });
     button.disabled = false;
     if (result.status !== 200) return explain(result, button);
+    verificationId = result.json.verificationId;
     $("send-form").hidden = true;
     $("verify-form").hidden = false;
     $("sent-to").textContent = `Sent to ${number}. It expires in ${Math.round(result.json.expiresIn / 60)} minutes.`;
@@ -116,8 +129,9 @@ async function verify() {
   $("verify").disabled = true;
   say("Checking…");
   try {
-    const result = await post("/auth/verify-otp", { phoneNumber: number, otp });
+    const result = await post("/auth/verify-otp", { verificationId, otp });
     $("verify").disabled = false;
+    if (result.json.code === "invalid_otp") return wrongCode();
     if (result.status !== 200) return explain(result, $("verify"));
     webOtp?.abort();
     $("verify-form").hidden = true;

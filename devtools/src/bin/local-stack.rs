@@ -312,11 +312,14 @@ async fn main() -> anyhow::Result<()> {
         "\nThe OTP service is running at http://{addr}\n\n  \
          curl -s -X POST http://{addr}/auth/send-otp -H 'content-type: application/json' \\\n    \
          -d '{{\"phoneNumber\":\"+14155552671\"}}'\n  \
-         # the SMS, with its code, is printed here and listed at {}/messages\n  \
+         # it answers the verificationId; the SMS, with its code, is printed here and listed \
+         at {}/messages\n  \
          curl -s -X POST http://{addr}/auth/verify-otp -H 'content-type: application/json' \\\n    \
-         -d '{{\"phoneNumber\":\"+14155552671\",\"otp\":\"<code>\"}}'\n  \
+         -d '{{\"verificationId\":\"<verificationId>\",\"otp\":\"<code>\"}}'\n  \
          # a right code also answers a token (audience {LOCAL_AUDIENCE}), checked with the \
-         keys at http://{addr}/.well-known/jwks.json\n\nCtrl-C stops everything.",
+         keys at http://{addr}/.well-known/jwks.json\n  \
+         curl -s http://{addr}/auth/verifications/<verificationId>\n  \
+         # how it stands; POST .../cancel ends it while pending\n\nCtrl-C stops everything.",
         plivo.url()
     );
 

@@ -78,7 +78,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             verification_retention: self.number(
                 "OTP_VERIFICATION_RETENTION_SECONDS",
                 86_400u64,
-                3_600..=2_592_000,
+                3_600..=1_209_600,
             )?,
         })
     }

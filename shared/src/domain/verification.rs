@@ -1,17 +1,17 @@
 //! Verification ids: the name a send gives its verification, which the caller then verifies,
 //! reads and cancels by.
 //!
-//! An id is 27 bytes in URL-safe base64 (36 characters): 16 random bytes, then the number,
-//! the minute of issue and the channel encrypted with AES-256-CTR under that random IV, then
-//! a tag (HMAC-SHA256 over all before it). Keys come from `OTP_SECRET`. So an id finds its
-//! number's item without the caller naming the number, and says nothing about the number to
-//! anyone without the secret.
+//! An id is 27 bytes in URL-safe base64 (36 characters): a 122-bit random nonce; then 62 bits
+//! holding the number (50), the ten minutes it was issued in (11, counted modulo 2048: about
+//! two weeks, longer than any retention) and the channel (1), encrypted with AES-256-CTR under
+//! the nonce as the IV; then a 32-bit tag, HMAC-SHA256 over all before it (encrypt then MAC).
+//! Both keys come from `OTP_SECRET`. So an id finds its number's item without the caller
+//! naming the number, says nothing about the number to anyone without the secret, and cannot
+//! be altered: a changed id opens with probability 2^-32, and costs no request otherwise.
 //!
-//! The phone item holds a 128-bit keyed digest of its current verification's id, and every
-//! write by id is conditional on it: that digest, not the tag, is what makes an id the
-//! verification's. The short tag and the structure checks (zero bits, a plausible minute, a
-//! valid number) only keep a forged id from costing a database request: one passes them with
-//! probability under 2^-14 × 10^-4.
+//! The phone item holds a 128-bit keyed digest of its current verification's id (and of the one
+//! before it), and every write by id is conditional on it: that digest is what makes an id the
+//! verification's.
 
 use aws_lc_rs::cipher::{AES_256, EncryptingKey, EncryptionContext, UnboundCipherKey};
 use base64::Engine;
@@ -20,8 +20,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use rand::RngExt;
 use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
-use super::{Channel, MINUTE, PhoneNumber};
+use super::{Channel, PhoneNumber};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -30,13 +31,20 @@ pub(crate) const LABEL: &[u8] = b"otp-lambda/v1/verification-id";
 /// Bytes in an id, and characters in its text.
 const ID_BYTES: usize = 27;
 pub(crate) const ID_CHARS: usize = 36;
-const IV_BYTES: usize = 16;
-const SEALED_BYTES: usize = 10;
-/// Minutes are counted from 2026-01-01T00:00:00Z, in 24 bits (until 2057).
-const MINUTE_EPOCH: u64 = 1_767_225_600;
-const MINUTE_BITS: u32 = 24;
+/// The nonce's 16 bytes (the last one's low 6 bits carry the sealed part), then the rest of
+/// the sealed part, then the tag.
+const NONCE_BYTES: usize = 16;
+const SEALED_END: usize = 23;
+/// Ten-minute units are counted from 2026-01-01T00:00:00Z, modulo 2^11 (14.2 days).
+const EPOCH: u64 = 1_767_225_600;
+const UNIT: u64 = 600;
+const UNIT_BITS: u32 = 11;
+/// The longest retention an id can carry: less than 2^11 units.
+pub(crate) const MAX_RETENTION: u64 = 14 * 86_400;
 /// E.164 numbers have at most 15 digits: 50 bits.
 const NUMBER_BITS: u32 = 50;
+/// The sealed part: the channel, the unit of issue and the number.
+const SEALED_BITS: u32 = 1 + UNIT_BITS + NUMBER_BITS;
 
 /// How a verification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,24 +148,35 @@ impl VerificationKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// XORs `data` with AES-256-CTR's keystream from `iv` (encrypts and decrypts alike).
-    fn ctr(&self, iv: &[u8; IV_BYTES], data: &mut [u8]) {
+    /// AES-256-CTR's keystream from `nonce`, as the sealed part's 62 bits.
+    fn keystream(&self, nonce: &[u8; NONCE_BYTES]) -> u64 {
         let key = self.mac(b"ctr", &[]);
         let key = UnboundCipherKey::new(&AES_256, &key).expect("a 256-bit key");
         let cipher = EncryptingKey::ctr(key).expect("AES-256 supports CTR");
+        let mut stream = [0u8; 8];
         cipher
-            .less_safe_encrypt(data, EncryptionContext::Iv128((*iv).into()))
+            .less_safe_encrypt(&mut stream, EncryptionContext::Iv128((*nonce).into()))
             .expect("CTR encrypts any length");
+        u64::from_be_bytes(stream) & ((1 << SEALED_BITS) - 1)
     }
 
-    /// The one-byte tag over the IV and the sealed part.
-    fn tag(&self, head: &[u8]) -> u8 {
-        self.mac(b"tag", &[head])[0]
+    /// The 32-bit tag over the nonce and the sealed part.
+    fn tag(&self, head: &[u8]) -> [u8; 4] {
+        self.mac(b"tag", &[head])[..4]
+            .try_into()
+            .expect("4 of 32 bytes")
     }
 
     fn digest(&self, id: &[u8; ID_BYTES]) -> VerificationDigest {
         let full = self.mac(b"digest", &[id]);
         VerificationDigest(full[..16].try_into().expect("16 of 32 bytes"))
+    }
+
+    /// The nonce of an id: its first 16 bytes with the sealed part's 6 bits cleared.
+    fn nonce(bytes: &[u8; ID_BYTES]) -> [u8; NONCE_BYTES] {
+        let mut nonce: [u8; NONCE_BYTES] = bytes[..NONCE_BYTES].try_into().expect("16 bytes");
+        nonce[NONCE_BYTES - 1] &= 0xC0;
+        nonce
     }
 
     /// A fresh id for a code sent to `phone` by `channel` at `now`, and its digest.
@@ -168,48 +187,47 @@ impl VerificationKey {
         now: u64,
     ) -> (VerificationId, VerificationDigest) {
         let number: u64 = phone.e164()[1..].parse().expect("E.164 digits");
-        let minute = (now.saturating_sub(MINUTE_EPOCH) / MINUTE).min((1 << MINUTE_BITS) - 1);
-        let voice = u128::from(channel == Channel::Voice);
-        let plain = (voice << (NUMBER_BITS + MINUTE_BITS))
-            | (u128::from(number) << MINUTE_BITS)
-            | u128::from(minute);
-        let iv: [u8; IV_BYTES] = rand::rng().random();
+        let unit = (now.saturating_sub(EPOCH) / UNIT) % (1 << UNIT_BITS);
+        let voice = u64::from(channel == Channel::Voice);
+        let plain = (voice << (UNIT_BITS + NUMBER_BITS)) | (unit << NUMBER_BITS) | number;
         let mut bytes = [0u8; ID_BYTES];
-        bytes[..IV_BYTES].copy_from_slice(&iv);
-        let sealed = &mut bytes[IV_BYTES..IV_BYTES + SEALED_BYTES];
-        sealed.copy_from_slice(&plain.to_be_bytes()[16 - SEALED_BYTES..]);
-        self.ctr(&iv, sealed);
-        bytes[ID_BYTES - 1] = self.tag(&bytes[..ID_BYTES - 1]);
+        bytes[..NONCE_BYTES].copy_from_slice(&rand::rng().random::<[u8; NONCE_BYTES]>());
+        let nonce = Self::nonce(&bytes);
+        let sealed = (plain ^ self.keystream(&nonce)).to_be_bytes();
+        // 62 bits: the low 6 of sealed[0] into the nonce's last byte, then 7 bytes.
+        bytes[NONCE_BYTES - 1] = nonce[NONCE_BYTES - 1] | sealed[0];
+        bytes[NONCE_BYTES..SEALED_END].copy_from_slice(&sealed[1..]);
+        let tag = self.tag(&bytes[..SEALED_END]);
+        bytes[SEALED_END..].copy_from_slice(&tag);
         let digest = self.digest(&bytes);
         (VerificationId(bytes), digest)
     }
 
-    /// What `id` names, if this service issued it (at most `retention` seconds before `now`).
+    /// What `id` names, if this service issued it at most `retention` seconds (rounded up to
+    /// ten minutes) before `now`.
     pub(crate) fn open(&self, id: &VerificationId, now: u64, retention: u64) -> Option<Opened> {
         let bytes = &id.0;
-        let tag_ok = self.tag(&bytes[..ID_BYTES - 1]) == bytes[ID_BYTES - 1];
-        let iv: [u8; IV_BYTES] = bytes[..IV_BYTES].try_into().expect("16 bytes");
-        let mut sealed = [0u8; SEALED_BYTES];
-        sealed.copy_from_slice(&bytes[IV_BYTES..IV_BYTES + SEALED_BYTES]);
-        self.ctr(&iv, &mut sealed);
-        let mut wide = [0u8; 16];
-        wide[16 - SEALED_BYTES..].copy_from_slice(&sealed);
-        let plain = u128::from_be_bytes(wide);
-        // 80 bits hold the channel (1), the number (50) and the minute (24): 5 are zero.
-        let spare_zero = plain >> (1 + NUMBER_BITS + MINUTE_BITS) == 0;
-        if !(tag_ok && spare_zero) {
+        let tag = self.tag(&bytes[..SEALED_END]);
+        if !bool::from(tag.ct_eq(&bytes[SEALED_END..])) {
             return None;
         }
-        let minute = (plain & ((1 << MINUTE_BITS) - 1)) as u64;
-        let number = ((plain >> MINUTE_BITS) & ((1 << NUMBER_BITS) - 1)) as u64;
-        let channel = if plain >> (NUMBER_BITS + MINUTE_BITS) == 1 {
+        let mut sealed = [0u8; 8];
+        sealed[0] = bytes[NONCE_BYTES - 1] & 0x3F;
+        sealed[1..].copy_from_slice(&bytes[NONCE_BYTES..SEALED_END]);
+        let plain = u64::from_be_bytes(sealed) ^ self.keystream(&Self::nonce(bytes));
+        let number = plain & ((1 << NUMBER_BITS) - 1);
+        let unit = (plain >> NUMBER_BITS) & ((1 << UNIT_BITS) - 1);
+        let channel = if plain >> (UNIT_BITS + NUMBER_BITS) == 1 {
             Channel::Voice
         } else {
             Channel::Sms
         };
-        let issued_at = MINUTE_EPOCH + minute * MINUTE;
-        // Issued within the retention (a minute's rounding allowed), and not in the future.
-        if issued_at + retention + MINUTE <= now || issued_at > now {
+        // The latest unit with the id's value modulo 2^11 at or before now (a minute ahead:
+        // the clocks of two instances may differ by that much at a unit's turn).
+        let now_unit = (now + 60).saturating_sub(EPOCH) / UNIT;
+        let age = (now_unit + (1 << UNIT_BITS) - unit) % (1 << UNIT_BITS);
+        let issued_at = EPOCH + now_unit.checked_sub(age)? * UNIT;
+        if issued_at + retention.min(MAX_RETENTION) + UNIT <= now {
             return None;
         }
         let phone = PhoneNumber::parse(&format!("+{number}")).ok()?;
@@ -252,7 +270,7 @@ mod tests {
             .unwrap();
         assert_eq!(opened.phone.e164(), "+14155552671");
         assert_eq!(opened.channel, Channel::Voice);
-        assert_eq!(opened.issued_at, NOW - NOW % 60);
+        assert_eq!(opened.issued_at, NOW - (NOW - EPOCH) % UNIT);
         assert_eq!(opened.digest, digest);
         let (sms, _) = k.issue(&phone("+442079460000"), Channel::Sms, NOW);
         let opened = k.open(&sms, NOW, DAY).unwrap();
@@ -277,21 +295,32 @@ mod tests {
     }
 
     #[test]
-    fn another_key_a_changed_byte_or_an_old_id_does_not_open() {
+    fn another_key_a_changed_bit_or_an_old_id_does_not_open() {
         let k = key(1);
         let (id, _) = k.issue(&phone("+14155552671"), Channel::Sms, NOW);
         assert!(key(2).open(&id, NOW, DAY).is_none());
-        for i in 0..ID_BYTES {
+        for bit in 0..ID_BYTES * 8 {
             let mut bytes = id.0;
-            bytes[i] ^= 0x01;
-            assert!(
-                k.open(&VerificationId(bytes), NOW, DAY).is_none(),
-                "byte {i}"
-            );
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            let changed = VerificationId(bytes);
+            assert!(k.open(&changed, NOW, DAY).is_none(), "bit {bit}");
         }
         assert!(k.open(&id, NOW + DAY - 60, DAY).is_some());
-        assert!(k.open(&id, NOW + DAY + 60, DAY).is_none());
-        assert!(k.open(&id, NOW - 120, DAY).is_none());
+        assert!(k.open(&id, NOW + DAY + UNIT, DAY).is_none());
+        assert!(k.open(&id, NOW - UNIT, DAY).is_none());
+        // The longest retention still tells the unit of issue from the next one with its value
+        // modulo 2^11 (where the id reads as new again: the store tells those apart).
+        assert!(
+            k.open(&id, NOW + MAX_RETENTION - 60, MAX_RETENTION)
+                .is_some()
+        );
+        assert!(
+            k.open(&id, NOW + MAX_RETENTION + UNIT, MAX_RETENTION)
+                .is_none()
+        );
+        let wrapped = NOW + (1 << UNIT_BITS) * UNIT;
+        let reopened = k.open(&id, wrapped, MAX_RETENTION).unwrap();
+        assert!(reopened.issued_at > NOW);
     }
 
     #[test]

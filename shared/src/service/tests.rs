@@ -96,7 +96,8 @@ impl OtpStore for FakeStore {
         _: &PhoneKey,
         _: &VerificationDigest,
         _: u64,
-    ) -> store::Result<VerificationRecord> {
+        _: u64,
+    ) -> store::Result<Option<VerificationRecord>> {
         unreachable!("not asked of this fake")
     }
 
@@ -105,7 +106,8 @@ impl OtpStore for FakeStore {
         _: &PhoneKey,
         _: &VerificationDigest,
         _: u64,
-    ) -> store::Result<VerificationRecord> {
+        _: u64,
+    ) -> store::Result<Option<VerificationRecord>> {
         unreachable!("not asked of this fake")
     }
 }

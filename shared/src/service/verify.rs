@@ -204,21 +204,22 @@ impl<S: OtpStore> VerifyOtp<S> {
         let now = self.core.clock.now();
         let opened = self.open(id, now).ok_or(OtpError::NotFound)?;
         let key = self.core.keys.phone_key(&opened.phone);
-        let record = self
-            .core
-            .store
-            .verification(&key, &opened.digest, now)
-            .await?;
+        let store = &self.core.store;
+        let record = store.verification(&key, &opened.digest, opened.issued_at, now);
+        let record = record.await?.ok_or(OtpError::NotFound)?;
         Ok(Verification::new(opened, record, now))
     }
 
     /// Ends the verification `id` names if it is pending (its code never verifies
-    /// afterwards), and answers how it stands. One conditional write.
+    /// afterwards), and answers how it stands. One conditional write (two for one a newer
+    /// code replaced: that send may yet fail and bring it back, so it is marked cancelled).
     pub async fn cancel(&self, id: &VerificationId) -> Result<Verification, OtpError> {
         let now = self.core.clock.now();
         let opened = self.open(id, now).ok_or(OtpError::NotFound)?;
         let key = self.core.keys.phone_key(&opened.phone);
-        let record = self.core.store.cancel(&key, &opened.digest, now).await?;
+        let store = &self.core.store;
+        let record = store.cancel(&key, &opened.digest, opened.issued_at, now);
+        let record = record.await?.ok_or(OtpError::NotFound)?;
         if record.status == VerificationStatus::Canceled {
             tracing::info!(phone = %opened.phone, "verification canceled");
         }

@@ -159,8 +159,9 @@ impl OtpStore for DynamoDbStore {
     }
 
     /// Takes back the code just stored when its SMS could not be sent, unless it was replaced
-    /// or used meanwhile: the code it replaced comes back if it is still valid, with its
-    /// attempts added to those counted since; otherwise the number is left without a code.
+    /// or used meanwhile: the code it replaced comes back if it is still valid (and its
+    /// verification was not cancelled meanwhile), with its attempts added to those counted
+    /// since; otherwise the number is left without a code.
     async fn withdraw_code(
         &self,
         key: &PhoneKey,
@@ -168,47 +169,21 @@ impl OtpStore for DynamoDbStore {
         previous: Option<&PendingCode>,
         now: u64,
     ) -> Result<()> {
-        let restore;
-        let write = match previous.filter(|p| p.expires_at > now) {
-            Some(p) => {
-                let mut values = vec![
-                    (":h", b(sent)),
-                    (":old", b(&p.hash)),
-                    (":old_exp", n(p.expires_at)),
-                    (":old_attempts", n(p.attempts)),
-                    (":open", s(OPEN)),
-                ];
-                // Its verification is the open one again (a code from before ids has none).
-                let set_vid = match &p.vid {
-                    Some(digest) => {
-                        values.push((":old_vid", vid(digest)));
-                        "vid = :old_vid"
-                    }
-                    None => "vid = :open",
-                };
-                // The restored code's message takes reports again, from a clean record (any
-                // report of the withdrawn message is dropped with it).
-                let set_ref = match &p.message_ref {
-                    Some(old_ref) => {
-                        values.push((":old_ref", AttributeValue::S(old_ref.clone())));
-                        ", message_ref = :old_ref REMOVE "
-                    }
-                    None => " REMOVE message_ref, ",
-                };
-                restore = format!(
-                    "SET code_hash = :old, code_expires_at = :old_exp, {set_vid}, \
-                     vid_state = :open, \
-                     attempts = attempts + :old_attempts{set_ref}{DELIVERY_ATTRIBUTES}"
-                );
-                Write::new(&restore, "code_hash = :h", &[], values)
+        if let Some(p) = previous.filter(|p| p.expires_at > now) {
+            let (update, mut values) = restore_update(p);
+            values.push((":h", b(sent)));
+            // Not over a verification cancelled while the send was failing.
+            let condition = "code_hash = :h AND prev_vid_state = :open";
+            let write = Write::new(&update, condition, &[], values);
+            if let Conditional::Applied(_) =
+                self.update(key.as_str(), write, ReturnValue::None).await?
+            {
+                return Ok(());
             }
-            None => {
-                restore = format!(
-                    "REMOVE code_hash, code_expires_at, message_ref, {DELIVERY_ATTRIBUTES}"
-                );
-                Write::new(&restore, "code_hash = :h", &[], vec![(":h", b(sent))])
-            }
-        };
+        }
+        let remove =
+            format!("REMOVE code_hash, code_expires_at, message_ref, {DELIVERY_ATTRIBUTES}");
+        let write = Write::new(&remove, "code_hash = :h", &[], vec![(":h", b(sent))]);
         self.update(key.as_str(), write, ReturnValue::None).await?;
         Ok(())
     }
@@ -217,18 +192,20 @@ impl OtpStore for DynamoDbStore {
         &self,
         key: &PhoneKey,
         digest: &VerificationDigest,
+        issued_at: u64,
         now: u64,
-    ) -> Result<VerificationRecord> {
-        self.read_verification(key, digest, now).await
+    ) -> Result<Option<VerificationRecord>> {
+        self.read_verification(key, digest, issued_at, now).await
     }
 
     async fn cancel(
         &self,
         key: &PhoneKey,
         digest: &VerificationDigest,
+        issued_at: u64,
         now: u64,
-    ) -> Result<VerificationRecord> {
-        self.cancel_verification(key, digest, now).await
+    ) -> Result<Option<VerificationRecord>> {
+        self.cancel_verification(key, digest, issued_at, now).await
     }
 }
 
@@ -418,6 +395,41 @@ impl DynamoDbStore {
             },
         )
     }
+}
+
+/// The update that puts `p` back as the pending code, with its verification open again, its
+/// attempts added to those counted since, and its message taking reports again from a clean
+/// record (any report of the withdrawn message is dropped with it).
+fn restore_update(p: &PendingCode) -> (String, Vec<(&'static str, AttributeValue)>) {
+    let mut values = vec![
+        (":old", b(&p.hash)),
+        (":old_exp", n(p.expires_at)),
+        (":old_attempts", n(p.attempts)),
+        (":open", s(OPEN)),
+    ];
+    // A code from before ids has no verification.
+    let set_vid = match &p.vid {
+        Some(digest) => {
+            values.push((":old_vid", vid(digest)));
+            "vid = :old_vid"
+        }
+        None => {
+            values.push((":no_vid", s("none")));
+            "vid = :no_vid"
+        }
+    };
+    let set_ref = match &p.message_ref {
+        Some(old_ref) => {
+            values.push((":old_ref", AttributeValue::S(old_ref.clone())));
+            ", message_ref = :old_ref REMOVE "
+        }
+        None => " REMOVE message_ref, ",
+    };
+    let update = format!(
+        "SET code_hash = :old, code_expires_at = :old_exp, {set_vid}, vid_state = :open, \
+         attempts = attempts + :old_attempts{set_ref}{DELIVERY_ATTRIBUTES}"
+    );
+    (update, values)
 }
 
 /// A send applied: what the item held before it tells which code it replaced.

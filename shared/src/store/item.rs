@@ -245,14 +245,18 @@ impl State {
         self.vid.as_ref() == Some(digest) && self.vid_state.as_deref() == Some(OPEN)
     }
 
-    /// How the verification `digest` names stands at `now`. One the item no longer holds (a
-    /// newer code replaced the one after it, or the item is gone) has expired.
+    /// How the verification `digest` names, issued at `issued_at`, stands at `now`; none
+    /// when the item shows it cannot be one of its own, or that its retention is over. One
+    /// the item no longer holds has expired (a newer code replaced the one after it), if a
+    /// code was sent at or after its issue: an id tells its time of issue only modulo two
+    /// weeks, and an older one must not read as a recent one.
     pub(super) fn verification(
         &self,
         digest: &VerificationDigest,
+        issued_at: u64,
         limits: &Limits,
         now: u64,
-    ) -> VerificationRecord {
+    ) -> Option<VerificationRecord> {
         let max_attempts = u64::from(limits.max_attempts);
         let ended = |state: Option<&str>, attempts: u64| match state {
             Some(APPROVED) => VerificationStatus::Approved,
@@ -260,24 +264,35 @@ impl State {
             _ if attempts >= max_attempts => VerificationStatus::MaxAttemptsReached,
             _ => VerificationStatus::Expired,
         };
+        // Every verification the item names was opened at or before its last send.
+        if self.last_sent_at + limits.verification_retention <= now {
+            return None;
+        }
         if self.vid.as_ref() != Some(digest) {
-            let status = if self.prev_vid.as_ref() == Some(digest) {
-                ended(self.prev_vid_state.as_deref(), self.prev_attempts)
-            } else {
-                VerificationStatus::Expired
-            };
-            return VerificationRecord::ended(status);
+            if self.prev_vid.as_ref() == Some(digest) {
+                let status = ended(self.prev_vid_state.as_deref(), self.prev_attempts);
+                return Some(VerificationRecord::ended(status));
+            }
+            let replaced = self.last_sent_at >= issued_at;
+            return replaced.then(|| VerificationRecord::ended(VerificationStatus::Expired));
         }
         if !self.is_open(digest) || self.attempts >= max_attempts || !self.has_live_code(now) {
-            return VerificationRecord::ended(ended(self.vid_state.as_deref(), self.attempts));
+            let status = ended(self.vid_state.as_deref(), self.attempts);
+            return Some(VerificationRecord::ended(status));
         }
         let consecutive_left =
             u64::from(limits.max_consecutive_failures).saturating_sub(self.streak(now));
-        VerificationRecord {
+        Some(VerificationRecord {
             status: VerificationStatus::Pending,
             attempts_left: (max_attempts - self.attempts).min(consecutive_left),
             expires_at: Some(self.code_expires_at),
-        }
+        })
+    }
+
+    /// Whether `digest` names the verification a newer code replaced, still open: a send that
+    /// fails would bring it back.
+    pub(super) fn replaced_and_open(&self, digest: &VerificationDigest) -> bool {
+        self.prev_vid.as_ref() == Some(digest) && self.prev_vid_state.as_deref() == Some(OPEN)
     }
 
     pub(super) fn has_live_code(&self, now: u64) -> bool {

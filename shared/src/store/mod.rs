@@ -155,22 +155,26 @@ pub trait OtpStore: BudgetStore {
         now: u64,
     ) -> impl Future<Output = Result<VerifyDecision>> + Send;
 
-    /// How the verification `digest` names stands (one strongly consistent read).
+    /// How the verification `digest` names (issued at `issued_at`) stands: one strongly
+    /// consistent read. None when the item shows it is not one of its own.
     fn verification(
         &self,
         key: &PhoneKey,
         digest: &VerificationDigest,
+        issued_at: u64,
         now: u64,
-    ) -> impl Future<Output = Result<VerificationRecord>> + Send;
+    ) -> impl Future<Output = Result<Option<VerificationRecord>>> + Send;
 
-    /// Ends the verification `digest` names if it is pending: its code never verifies
-    /// afterwards. How it stands afterwards; one that was not pending is left as it was.
+    /// Ends the verification `digest` names if it is pending, or replaced by a send that may
+    /// still fail: its code never verifies afterwards. How it stands afterwards; one that was
+    /// over is left as it was.
     fn cancel(
         &self,
         key: &PhoneKey,
         digest: &VerificationDigest,
+        issued_at: u64,
         now: u64,
-    ) -> impl Future<Output = Result<VerificationRecord>> + Send;
+    ) -> impl Future<Output = Result<Option<VerificationRecord>>> + Send;
 }
 
 /// What the status callback needs of storage.

@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::Options;
 use crate::probes::{cpu_time, expect, invoke, memory, ms, percentile, ready, spread};
 use crate::scenarios::{
-    Numbers, Setup, TIMEOUT, malformed_event, quiet, sent_code, token_env, verify_event,
+    Numbers, Setup, TIMEOUT, malformed_event, quiet, sent_code, sent_id, token_env,
+    verification_event, verify_by_id_event, verify_event,
 };
 
 pub(crate) struct Cold {
@@ -295,7 +296,8 @@ pub(crate) async fn secret_cost(
     Ok(rows)
 }
 
-/// DynamoDB requests of one send, one right verify and one wrong verify.
+/// DynamoDB requests of one send, one right verify and one wrong verify, by number and by
+/// verification id, and of a verification's status and cancel.
 pub(crate) async fn requests_per_operation(
     bin: &Binaries,
     setup: &Setup,
@@ -331,5 +333,31 @@ pub(crate) async fn requests_per_operation(
         "verify",
     )?;
     rows.push(("verify, wrong code", describe(setup.proxy.take())));
+
+    // By verification id: a wrong code, the status, a right code, then a cancel of a new one.
+    let (id, code) = sent_id(&send.runtime, setup, numbers).await?;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    setup.proxy.take();
+    let by_id = |otp: &str| verify_by_id_event(&id, otp);
+    expect(
+        invoke(&verify.runtime, by_id(wrong)).await?,
+        401,
+        "verify by id",
+    )?;
+    rows.push(("verify by id, wrong code", describe(setup.proxy.take())));
+    let status = verification_event("GET", &format!("/auth/verifications/{id}"));
+    expect(invoke(&verify.runtime, status).await?, 200, "status")?;
+    rows.push(("verification status", describe(setup.proxy.take())));
+    expect(
+        invoke(&verify.runtime, by_id(&code)).await?,
+        200,
+        "verify by id",
+    )?;
+    rows.push(("verify by id, right code", describe(setup.proxy.take())));
+    let (id, _) = sent_id(&send.runtime, setup, numbers).await?;
+    setup.proxy.take();
+    let cancel = verification_event("POST", &format!("/auth/verifications/{id}/cancel"));
+    expect(invoke(&verify.runtime, cancel).await?, 200, "cancel")?;
+    rows.push(("verification cancel", describe(setup.proxy.take())));
     Ok(rows)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use otp_devtools::apigw::http_api_event;
+use otp_devtools::apigw::{call, http_api_event};
 use otp_devtools::dynalite::{Dynalite, local_client};
 use otp_devtools::dynamodb_proxy::DynamoDbProxy;
 use otp_devtools::lambda::{LocalFunction, Output};
@@ -44,6 +44,18 @@ pub(crate) fn verify_event(phone: &str, otp: &str) -> Value {
         "/auth/verify-otp",
         &format!(r#"{{"phoneNumber":"{phone}","otp":"{otp}"}}"#),
     )
+}
+
+pub(crate) fn verify_by_id_event(id: &str, otp: &str) -> Value {
+    event(
+        "/auth/verify-otp",
+        &format!(r#"{{"verificationId":"{id}","otp":"{otp}"}}"#),
+    )
+}
+
+/// A verification's status (`GET`) or cancel (`POST`), with no body.
+pub(crate) fn verification_event(method: &str, path: &str) -> Value {
+    http_api_event(method, path, "", "192.0.2.10")
 }
 
 pub(crate) fn malformed_event() -> Value {
@@ -124,6 +136,20 @@ pub(crate) async fn sent_code(
     let phone = numbers.next();
     expect(invoke(send, send_event(&phone)).await?, 200, "send")?;
     Ok((phone, setup.last_code()?))
+}
+
+/// Sends a code to a new number through `send`; returns the verification's id and the code.
+pub(crate) async fn sent_id(
+    send: &RuntimeApi,
+    setup: &Setup,
+    numbers: &mut Numbers,
+) -> anyhow::Result<(String, String)> {
+    let response = call(send, send_event(&numbers.next())).await?;
+    expect(response.status.into(), 200, "send")?;
+    let id = response.body["verificationId"]
+        .as_str()
+        .context("no verificationId")?;
+    Ok((id.to_owned(), setup.last_code()?))
 }
 
 /// A fresh 2048-bit RSA signing key and the settings that turn tokens on.
