@@ -10,6 +10,7 @@ mod client;
 mod codes;
 mod counters;
 mod dynamodb;
+mod guesses;
 mod item;
 mod receipts;
 mod verifications;
