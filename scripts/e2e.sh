@@ -151,10 +151,13 @@ echo "== the demo page in headless Chromium"
 echo "== schemathesis against openapi.yaml"
 # Run from the throw-away folder, where schemathesis keeps its example database
 # (.hypothesis/), so the run leaves nothing in the tree.
+# One worker: with two threads, hypothesis parses its filters' source concurrently, which
+# Python 3.11's ast module does not survive (SystemError: AST constructor recursion depth
+# mismatch) on the path parameter of /auth/verifications/{id}.
 root=$PWD
 (cd "$state" && PYTHONPATH="$root/scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks "$st" run "$root/openapi.yaml" --url "$url" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
-  --phases examples,coverage,fuzzing --max-examples 150 --workers 2 --no-color --warnings off) &&
+  --phases examples,coverage,fuzzing --max-examples 150 --workers 1 --no-color --warnings off) &&
   passes=$((passes + 1)) || failures=$((failures + 1))
 
 echo "e2e: $passes passed, $failures failed"
