@@ -7,10 +7,24 @@
 # binaries (devtools/tests/functions.rs), run under qemu when this machine is not arm64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# What the last steps need, checked before the first: the build alone takes minutes.
+runner=""
+[ "$(uname -m)" = aarch64 ] || runner=qemu-aarch64-static
+missing=()
+for tool in $runner readelf od; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "make template needs ${missing[*]}; on Debian or Ubuntu: sudo apt-get install qemu-user-static binutils" >&2
+  exit 1
+fi
+
 sam validate --lint
 cfn-lint template.yaml
 python scripts/check_versions.py
 "${CHECKOV:-checkov}" -f template.yaml --framework cloudformation --skip-download --compact --quiet
+echo "sam build: every function with cargo lambda for arm64 (several minutes on 2 cores)"
 sam build
 for fn in SendOtpFunction VerifyOtpFunction PlivoCallbackFunction PlivoAnswerFunction; do
   artifact=".aws-sam/build/$fn/bootstrap"
@@ -28,10 +42,5 @@ for fn in SendOtpFunction VerifyOtpFunction PlivoCallbackFunction PlivoAnswerFun
   echo "$artifact: static aarch64, $(stat -c %s "$artifact") bytes"
 done
 
-runner=""
-if [ "$(uname -m)" != aarch64 ]; then
-  runner=qemu-aarch64-static
-  command -v "$runner" >/dev/null || { echo "$runner not found (Debian: qemu-user-static)" >&2; exit 1; }
-fi
 OTP_SAM_BUILD_DIR="$PWD/.aws-sam/build" OTP_FUNCTION_RUNNER="$runner" \
   cargo test -q -p otp-devtools --test functions
