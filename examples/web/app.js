@@ -57,11 +57,14 @@ function wait(button, seconds) {
   countdown = setInterval(tick, 1000);
 }
 
-/// What each error code means to the person at the keyboard.
+/// What each error code means to the person at the keyboard (the API's own messages are
+/// for developers: they name fields).
 function explain({ status, retryAfter, json }, button) {
   switch (json.code) {
     case "invalid_request":
-      return say(json.message || "Check what you typed.", "error");
+      return button === $("send")
+        ? say("Check the number: start with + and the country code, e.g. +1 415 555 2671.", "error")
+        : say("Enter the code exactly as the SMS shows it.", "error");
     case "country_not_allowed":
       return say("We cannot text numbers in that country.", "error");
     case "number_type_not_allowed":
@@ -70,10 +73,10 @@ function explain({ status, retryAfter, json }, button) {
       return say("That code is wrong or has expired. Check the SMS, or send a new code.", "error");
     case "too_many_attempts":
       if (retryAfter > 0) wait($("resend"), retryAfter);
-      return say("Too many wrong codes. Send a new code when the timer ends.", "error");
+      return say("Too many wrong codes. Send a new code when the button's timer ends.", "error");
     case "rate_limited":
       if (retryAfter > 0) wait(button, retryAfter);
-      return say(`Too many codes requested. Try again in ${retryAfter || "a few"} seconds.`, "error");
+      return say("Too many codes requested. You can ask again when the button's timer ends.", "error");
     case "sms_failed":
       return say("The SMS could not be sent. Try again in a moment.", "error");
     default:
