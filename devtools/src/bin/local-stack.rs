@@ -208,7 +208,19 @@ async fn stop(mut child: Child) {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    // One line that says what failed and why (a port in use names the port and its
+    // variable), not a backtrace.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("local-stack: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let root = repo_root();
     let state = std::env::var_os("LOCAL_STATE_DIR")
         .map(std::path::PathBuf::from)
@@ -223,7 +235,11 @@ async fn main() -> anyhow::Result<()> {
     let plivo_addr = SocketAddr::from(([127, 0, 0, 1], port("LOCAL_PLIVO_PORT", 8010)?));
     let plivo = PlivoSandbox::start(plivo_addr, true)
         .await
-        .context("start the Plivo sandbox")?;
+        .with_context(|| {
+            format!(
+                "start the Plivo sandbox on {plivo_addr} (set LOCAL_PLIVO_PORT to use another port)"
+            )
+        })?;
     println!(
         "Plivo: sandbox at {} (messages at {}/messages)",
         plivo.url(),
