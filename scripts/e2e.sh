@@ -94,6 +94,7 @@ token=$(echo "$verified" | python3 -c 'import json, sys; print(json.load(sys.std
 check "verify with the code from the SMS answers a token" yes "$([ -n "$token" ] && echo yes)"
 check "verify the same code again" 401 "$(verify "$code")"
 check "GET instead of POST (no such route)" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$url/auth/send-otp")"
+check "an unrouted path answers as API Gateway does" '404 {"message":"Not Found"}' "$(curl -s -w '%{http_code} ' "$url/lambda-url/send-otp" | python3 -c 'import sys; body = sys.stdin.read(); print(body[-4:].strip(), body[:-4])')"
 check "send to another number" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/auth/send-otp" \
   -H 'content-type: application/json' -d '{"phoneNumber":"+447911123456"}')"
 

@@ -10,7 +10,8 @@
 //!   API, rebuilds them when the code changes, and routes `POST /auth/send-otp`,
 //!   `POST /auth/verify-otp`, the Plivo callbacks and the token keys' GETs (the workspace's
 //!   `[workspace.metadata.lambda.watch.router]`), on a free port of its own.
-//! - In front of it on 127.0.0.1:3000, the CORS rules `template.yaml` gives API Gateway,
+//! - In front of it on 127.0.0.1:3000, the routes and CORS rules `template.yaml` gives API
+//!   Gateway (any other request: API Gateway's `404 {"message":"Not Found"}`),
 //!   allowing the demo page (`examples/web`), which is served on 127.0.0.1:8080.
 //! - Port 9000 on [::1] and 127.0.0.1 forwarded to watch's Lambda Invoke API, where
 //!   `cargo lambda invoke send-otp --data-file events/send-otp.json` looks by default.
@@ -292,7 +293,7 @@ async fn run() -> anyhow::Result<()> {
             HeaderValue::from_str(&format!("http://{page}"))?,
             HeaderValue::from_str(&format!("http://localhost:{}", page.port()))?,
         ];
-        edge::serve_api(addr, inner, origins)
+        edge::serve_api(addr, inner, edge::template_routes()?, origins)
             .await
             .context("serve the API (set LOCAL_API_PORT to use another port)")?;
         anyhow::Ok(page)
