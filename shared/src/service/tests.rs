@@ -17,7 +17,7 @@ use crate::error::OtpError;
 use crate::sms::{SmsError, SmsSender, VoiceCaller};
 use crate::store::{
     self, Budget, BudgetStore, Counter, Failure, Guessed, NewCode, OtpStore, PendingCode,
-    SendDecision, StoreError, Taken, VerificationRecord, VerifyDecision,
+    SendDecision, StoreError, Taken, VerificationRecord, VerificationStore, VerifyDecision,
 };
 
 /// A store that takes every unit, answers sends and guesses as told, and records calls.
@@ -90,7 +90,9 @@ impl OtpStore for FakeStore {
         self.record("verify");
         (self.guess)()
     }
+}
 
+impl VerificationStore for FakeStore {
     async fn verification(
         &self,
         _: &PhoneKey,

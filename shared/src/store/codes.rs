@@ -19,9 +19,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::dynamodb::{Conditional, DynamoDbStore, TTL, Write};
 use super::guesses::Counted;
-use super::item::{Item, OPEN, PendingCode, State, VerificationRecord, b, item_ttl, n, s, vid};
+use super::item::{Item, NO_VID, OPEN, PendingCode, State, b, item_ttl, n, s, vid};
 use super::{Guessed, NewCode, OtpStore, Result, SendDecision, VerifyDecision};
-use crate::domain::{CodeHash, HOUR, MessageRef, PhoneKey, VerificationDigest};
+use crate::domain::{CodeHash, HOUR, MessageRef, PhoneKey};
 
 /// The counters of a send, set on a new item and kept on an existing one; the verification it
 /// opens, with the one it ends kept beside it.
@@ -155,26 +155,6 @@ impl OtpStore for DynamoDbStore {
         self.update(key.as_str(), write, ReturnValue::None).await?;
         Ok(())
     }
-
-    async fn verification(
-        &self,
-        key: &PhoneKey,
-        digest: &VerificationDigest,
-        issued_at: u64,
-        now: u64,
-    ) -> Result<Option<VerificationRecord>> {
-        self.read_verification(key, digest, issued_at, now).await
-    }
-
-    async fn cancel(
-        &self,
-        key: &PhoneKey,
-        digest: &VerificationDigest,
-        issued_at: u64,
-        now: u64,
-    ) -> Result<Option<VerificationRecord>> {
-        self.cancel_verification(key, digest, issued_at, now).await
-    }
 }
 
 impl DynamoDbStore {
@@ -211,7 +191,7 @@ impl DynamoDbStore {
         let mut values = vec![
             (":h", b(code.hash)),
             (":vid", vid(code.verification)),
-            (":no_vid", s("none")),
+            (":no_vid", s(NO_VID)),
             (":open", s(OPEN)),
             (":exp", n(now + l.code_ttl)),
             (":now", n(now)),
@@ -257,7 +237,7 @@ fn restore_update(p: &PendingCode) -> (String, Vec<(&'static str, AttributeValue
             "vid = :old_vid"
         }
         None => {
-            values.push((":no_vid", s("none")));
+            values.push((":no_vid", s(NO_VID)));
             "vid = :no_vid"
         }
     };

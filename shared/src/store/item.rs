@@ -60,6 +60,9 @@ const WINDOW: u64 = HOUR;
 pub(super) const OPEN: &str = "open";
 pub(super) const APPROVED: &str = "approved";
 pub(super) const CANCELED: &str = "canceled";
+/// What `vid` and `prev_vid` hold where there was no verification (a code from before ids):
+/// a string, which no digest (binary) equals.
+pub(super) const NO_VID: &str = "none";
 
 /// When DynamoDB may delete a phone item written at `now`: after everything it counts (the
 /// window, the code, the run of consecutive failures) has run out, and its verifications'

@@ -126,7 +126,7 @@ pub type Taken = std::result::Result<Counter, u64>;
 
 /// What the use cases need of storage: the budgets, and the codes of each number. Every
 /// method is safe under concurrency: the rules it enforces hold whatever runs beside it.
-pub trait OtpStore: BudgetStore {
+pub trait OtpStore: BudgetStore + VerificationStore {
     /// Stores a new code for the number, as a new verification ending the one before it,
     /// unless its cooldown, send cap or lock forbids it. With a message reference, the code's
     /// delivery reports are linked to it (see [`ReceiptStore`]).
@@ -155,7 +155,10 @@ pub trait OtpStore: BudgetStore {
         guess: &CodeHash,
         now: u64,
     ) -> impl Future<Output = Result<VerifyDecision>> + Send;
+}
 
+/// A verification by its id, on the item of the number its id names.
+pub trait VerificationStore: Send + Sync {
     /// How the verification `digest` names (issued at `issued_at`) stands: one strongly
     /// consistent read. None when the item shows it is not one of its own.
     fn verification(

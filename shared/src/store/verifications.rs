@@ -3,9 +3,9 @@
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::Result;
 use super::dynamodb::{Conditional, DynamoDbStore, Write};
 use super::item::{CANCELED, OPEN, State, VerificationRecord, n, s, vid};
+use super::{Result, VerificationStore};
 use crate::domain::{PhoneKey, VerificationDigest, VerificationStatus};
 
 /// The record of a verification just cancelled.
@@ -15,10 +15,10 @@ const CANCELLED: VerificationRecord = VerificationRecord {
     expires_at: None,
 };
 
-impl DynamoDbStore {
+impl VerificationStore for DynamoDbStore {
     /// How the verification stands, read from its number's item; none when the item shows it
     /// is not one of its own.
-    pub(super) async fn read_verification(
+    async fn verification(
         &self,
         key: &PhoneKey,
         digest: &VerificationDigest,
@@ -34,7 +34,7 @@ impl DynamoDbStore {
     /// changes, and the answer is the verification as it stands; except for the verification
     /// a newer code replaced, which is marked cancelled too (a second write), so that a send
     /// still in flight that fails cannot bring it back.
-    pub(super) async fn cancel_verification(
+    async fn cancel(
         &self,
         key: &PhoneKey,
         digest: &VerificationDigest,
@@ -64,7 +64,9 @@ impl DynamoDbStore {
         }
         self.cancel_replaced(key, digest, issued_at, now).await
     }
+}
 
+impl DynamoDbStore {
     /// Marks the verification a newer code replaced as cancelled, while it is still open.
     async fn cancel_replaced(
         &self,
