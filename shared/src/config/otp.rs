@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::ConfigError;
 use super::env::{Env, FromEnv, list_items, problem};
-use crate::domain::{CodeLength, Defences, Limits, NumberType, Region};
+use crate::domain::{CodeLength, Defences, Limits, MAX_RETENTION, NumberType, Region};
 
 const MIN_SECRET_BYTES: usize = 32;
 
@@ -78,7 +78,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             verification_retention: self.number(
                 "OTP_VERIFICATION_RETENTION_SECONDS",
                 86_400u64,
-                3_600..=1_209_600,
+                3_600..=MAX_RETENTION,
             )?,
         })
     }

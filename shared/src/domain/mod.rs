@@ -36,7 +36,7 @@ pub(crate) use messages::LANGUAGES;
 pub use messages::Messages;
 pub use phone::{NumberType, PhoneNumber, Region, mask_digits};
 pub(crate) use template::segments;
-pub(crate) use verification::{ID_CHARS, Opened};
+pub(crate) use verification::{ID_CHARS, MAX_RETENTION, Opened};
 pub use verification::{VerificationDigest, VerificationId, VerificationStatus};
 pub use voice::Channel;
 pub(crate) use voice::{Spoken, digit_by_digit};

@@ -128,33 +128,43 @@ pub(crate) struct Opened {
     pub digest: VerificationDigest,
 }
 
-/// Seals and opens ids with the key derived from `OTP_SECRET`.
-pub(crate) struct VerificationKey(SecretBox<[u8; 32]>);
+/// HMAC-SHA256 under `key`, over `purpose`, a separator and `parts`: one sub-key's output per
+/// purpose.
+fn mac_with(key: &[u8], purpose: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac =
+        <HmacSha256 as KeyInit>::new_from_slice(key).expect("hmac accepts any key length");
+    mac.update(purpose);
+    mac.update(b"\0");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Seals and opens ids with the keys derived from `OTP_SECRET`: the HMAC key, and the AES key
+/// (derived from it, expanded once, at init).
+pub(crate) struct VerificationKey {
+    mac: SecretBox<[u8; 32]>,
+    cipher: EncryptingKey,
+}
 
 impl VerificationKey {
-    pub(crate) fn new(key: SecretBox<[u8; 32]>) -> Self {
-        Self(key)
+    pub(crate) fn new(mac: SecretBox<[u8; 32]>) -> Self {
+        let mut derived = mac_with(mac.expose_secret(), b"ctr", &[]);
+        let key = UnboundCipherKey::new(&AES_256, &derived).expect("a 256-bit key");
+        derived.fill(0);
+        let cipher = EncryptingKey::ctr(key).expect("AES-256 supports CTR");
+        Self { mac, cipher }
     }
 
-    /// HMAC-SHA256 under a sub-key for `purpose`, over `parts`.
     fn mac(&self, purpose: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.0.expose_secret())
-            .expect("hmac accepts any key length");
-        mac.update(purpose);
-        mac.update(b"\0");
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        mac_with(self.mac.expose_secret(), purpose, parts)
     }
 
     /// AES-256-CTR's keystream from `nonce`, as the sealed part's 62 bits.
     fn keystream(&self, nonce: &[u8; NONCE_BYTES]) -> u64 {
-        let key = self.mac(b"ctr", &[]);
-        let key = UnboundCipherKey::new(&AES_256, &key).expect("a 256-bit key");
-        let cipher = EncryptingKey::ctr(key).expect("AES-256 supports CTR");
         let mut stream = [0u8; 8];
-        cipher
+        self.cipher
             .less_safe_encrypt(&mut stream, EncryptionContext::Iv128((*nonce).into()))
             .expect("CTR encrypts any length");
         u64::from_be_bytes(stream) & ((1 << SEALED_BITS) - 1)
