@@ -9,7 +9,7 @@ use super::core::{Core, Reservation};
 use crate::clock::Clock;
 use crate::config::OtpConfig;
 use crate::domain::{
-    Caller, Channel, CodeLength, CounterKind, Opened, OtpCode, PhoneNumber, Tripped,
+    Caller, Channel, CodeLength, CounterKind, Opened, OtpCode, PhoneKey, PhoneNumber, Tripped,
     VerificationDigest, VerificationId, VerificationStatus,
 };
 use crate::error::OtpError;
@@ -193,19 +193,28 @@ impl<S: OtpStore> VerifyOtp<S> {
         }
     }
 
+    /// What `id` names and its number's key; [`OtpError::NotFound`] for an id this service
+    /// did not issue or whose retention is over, before any request.
+    fn locate(&self, id: &VerificationId, now: u64) -> Result<(Opened, PhoneKey), OtpError> {
+        let opened = self.open(id, now).ok_or(OtpError::NotFound)?;
+        let key = self.core.keys.phone_key(&opened.phone);
+        Ok((opened, key))
+    }
+
     fn open(&self, id: &VerificationId, now: u64) -> Option<Opened> {
         let retention = self.core.config.limits.verification_retention;
         self.core.keys.verifications().open(id, now, retention)
     }
 
-    /// How the verification `id` names stands; [`OtpError::NotFound`] for an id this service
-    /// did not issue or whose retention is over. One strongly consistent read.
+    /// How the verification `id` names stands (404 as [`locate`](Self::locate) says, or
+    /// when the item shows the id is not one of its own). One strongly consistent read.
     pub async fn status(&self, id: &VerificationId) -> Result<Verification, OtpError> {
         let now = self.core.clock.now();
-        let opened = self.open(id, now).ok_or(OtpError::NotFound)?;
-        let key = self.core.keys.phone_key(&opened.phone);
-        let store = &self.core.store;
-        let record = store.verification(&key, &opened.digest, opened.issued_at, now);
+        let (opened, key) = self.locate(id, now)?;
+        let record = self
+            .core
+            .store
+            .verification(&key, &opened.digest, opened.issued_at, now);
         let record = record.await?.ok_or(OtpError::NotFound)?;
         Ok(Verification::new(opened, record, now))
     }
@@ -215,10 +224,11 @@ impl<S: OtpStore> VerifyOtp<S> {
     /// code replaced: that send may yet fail and bring it back, so it is marked cancelled).
     pub async fn cancel(&self, id: &VerificationId) -> Result<Verification, OtpError> {
         let now = self.core.clock.now();
-        let opened = self.open(id, now).ok_or(OtpError::NotFound)?;
-        let key = self.core.keys.phone_key(&opened.phone);
-        let store = &self.core.store;
-        let record = store.cancel(&key, &opened.digest, opened.issued_at, now);
+        let (opened, key) = self.locate(id, now)?;
+        let record = self
+            .core
+            .store
+            .cancel(&key, &opened.digest, opened.issued_at, now);
         let record = record.await?.ok_or(OtpError::NotFound)?;
         if record.status == VerificationStatus::Canceled {
             tracing::info!(phone = %opened.phone, "verification canceled");
