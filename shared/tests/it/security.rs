@@ -445,12 +445,7 @@ async fn a_read_timeout_is_not_retried() {
 /// Finding 7: a resend whose SMS fails used to leave the user with no valid code at all.
 #[tokio::test]
 async fn a_failed_resend_keeps_the_previous_code() {
-    let plivo = Plivo::accepting_once().await;
-    Mock::given(method("POST"))
-        .respond_with(plivo_error(500, "simulated failure"))
-        .with_priority(2)
-        .mount(&plivo.server)
-        .await;
+    let plivo = Plivo::accepting_once_then_failing(Duration::ZERO).await;
     let stack = Stack::with_plivo(plivo, "").await;
     let number = us(0);
     let sender = stack.sender();

@@ -413,12 +413,7 @@ async fn concurrent_wrong_guesses_by_id_are_compared_at_most_max_attempts_times(
 /// first id still verifies, with the attempts it had left.
 #[tokio::test]
 async fn a_failed_resend_gives_the_previous_verification_back() {
-    let plivo = Plivo::accepting_once().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(plivo_error(500, "simulated failure"))
-        .with_priority(2)
-        .mount(&plivo.server)
-        .await;
+    let plivo = Plivo::accepting_once_then_failing(std::time::Duration::ZERO).await;
     let stack = Stack::with_plivo(plivo, "").await;
     let number = us(15);
     let (first, id) = stack.send_for_id(&number, &ANYONE).await;
@@ -474,14 +469,8 @@ async fn an_edited_id_never_opens_so_the_status_cannot_decrypt_the_number() {
 /// cancelled and its code never verifies.
 #[tokio::test]
 async fn a_cancel_during_a_failing_resend_is_not_undone() {
-    let plivo = Plivo::accepting_once().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(
-            plivo_error(500, "simulated failure").set_delay(std::time::Duration::from_millis(700)),
-        )
-        .with_priority(2)
-        .mount(&plivo.server)
-        .await;
+    let delay = std::time::Duration::from_millis(700);
+    let plivo = Plivo::accepting_once_then_failing(delay).await;
     let stack = Arc::new(Stack::with_plivo(plivo, "").await);
     let number = us(16);
     let (first, id) = stack.send_for_id(&number, &ANYONE).await;
@@ -503,4 +492,42 @@ async fn a_cancel_during_a_failing_resend_is_not_undone() {
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
     let r = verifier.guess(&number, &first).await;
     assert!(matches!(r, Err(OtpError::InvalidOtp)), "{r:?}");
+}
+
+/// A cancel and the right code by id, released together, 20 trials: never both succeed (the
+/// cancel removes the code, and the consume is conditional on it), and each trial ends with
+/// the status the winner left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_racing_the_right_code_never_lets_both_succeed() {
+    const TRIALS: u32 = 20;
+    let stack = Arc::new(Stack::new("").await);
+    let (mut cancelled, mut verified) = (0, 0);
+    for trial in 0..TRIALS {
+        let (code, id) = stack.send_for_id(&us(300 + trial), &ANYONE).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (canceller, guesser) = (stack.patient_verifier(), stack.patient_verifier());
+        let (b1, b2, id1, id2) = (barrier.clone(), barrier, id.clone(), id.clone());
+        let cancel = tokio::spawn(async move {
+            b1.wait().await;
+            canceller.cancel(&id1).await.unwrap().status
+        });
+        let guess = tokio::spawn(async move {
+            b2.wait().await;
+            guess_id(&guesser, &id2, &code).await
+        });
+        let (cancel, guess) = (cancel.await.unwrap(), guess.await.unwrap());
+        let status = stack.verifier().status(&id).await.unwrap().status;
+        match (cancel, &guess) {
+            (VerificationStatus::Canceled, Err(OtpError::InvalidOtp)) => {
+                cancelled += 1;
+                assert_eq!(status, VerificationStatus::Canceled, "trial {trial}");
+            }
+            (VerificationStatus::Approved, Ok(())) => {
+                verified += 1;
+                assert_eq!(status, VerificationStatus::Approved, "trial {trial}");
+            }
+            other => panic!("trial {trial}: cancel and verify answered {other:?}"),
+        }
+    }
+    eprintln!("{cancelled} cancelled first, {verified} verified first, of {TRIALS}");
 }

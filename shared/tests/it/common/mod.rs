@@ -293,6 +293,18 @@ impl Plivo {
         Self { server }
     }
 
+    /// Accepts the first message, and answers every later one with a 500 after `delay`.
+    pub async fn accepting_once_then_failing(delay: std::time::Duration) -> Self {
+        let plivo = Self::accepting_once().await;
+        Mock::given(method("POST"))
+            .and(path(message_path()))
+            .respond_with(plivo_error(500, "simulated failure").set_delay(delay))
+            .with_priority(2)
+            .mount(&plivo.server)
+            .await;
+        plivo
+    }
+
     pub fn config(&self) -> PlivoConfig {
         plivo_config(&self.server.uri())
     }
